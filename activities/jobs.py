@@ -1,0 +1,139 @@
+"""JobActivities: status transitions and the parse step, holding the pool and storage."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeat import heartbeating
+from activities.parsing import (
+    ENGINE_NAME,
+    ChunkingOptions,
+    Page,
+    ParseError,
+    chunk_pages,
+    chunk_to_dict,
+    iter_pages,
+)
+from db import jobs, results
+from db.jobs import Transition
+from docket.contracts import (
+    PARSE_ERROR_TYPE,
+    ActivityName,
+    CancelJobInput,
+    FailJobInput,
+    JobRef,
+    ParseOutcome,
+)
+from docket.enums import HistoryStatus, JobStatus
+from docket.ids import IdPrefix, new_id
+from docket.storage import FileStorage
+
+log = logging.getLogger(__name__)
+
+
+def parse_failure(message: str) -> ApplicationError:
+    """A document that cannot be parsed: the job fails, and retrying would not help."""
+    return ApplicationError(message, type=PARSE_ERROR_TYPE, non_retryable=True)
+
+
+def chunking_options(parameters: dict[str, Any]) -> ChunkingOptions:
+    given = parameters.get("chunking_options") or {}
+    return ChunkingOptions(**{k: v for k, v in given.items() if v is not None})
+
+
+async def read_pages(path: Path, mime_type: str) -> list[Page]:
+    """Parse page by page in a worker thread, heartbeating with the progress after each."""
+    pages: list[Page] = []
+    generator: Iterator[Page] = iter_pages(path, mime_type)
+    while (page := await asyncio.to_thread(next, generator, None)) is not None:
+        pages.append(page)
+        activity.heartbeat(len(pages))
+    return pages
+
+
+class JobActivities:
+    def __init__(self, pool: asyncpg.Pool, storage: FileStorage, heartbeat_every: timedelta):
+        self.pool = pool
+        self.storage = storage
+        self.heartbeat_every = heartbeat_every
+
+    @activity.defn(name=ActivityName.START_JOB)
+    async def start_job(self, ref: JobRef) -> bool:
+        """pending → running. True if the job is running (also on a retry after we already
+        moved it); False if it was cancelled or finished before it could start."""
+        attempt = activity.info().attempt
+        moved = await jobs.transition(
+            self.pool,
+            ref.job_id,
+            Transition(
+                JobStatus.RUNNING, "Job started", HistoryStatus.STARTED, {"attempt": attempt}
+            ),
+        )
+        return moved or await jobs.status_unscoped(self.pool, ref.job_id) is JobStatus.RUNNING
+
+    @activity.defn(name=ActivityName.PARSE_DOCUMENT)
+    async def parse_document(self, ref: JobRef) -> ParseOutcome:
+        item = await results.work_item(self.pool, ref.job_id)
+        if item is None or item.status != JobStatus.RUNNING:
+            return ParseOutcome(succeeded=False)
+        if item.storage_key is None or item.mime_type is None or item.file_status == "deleted":
+            raise parse_failure(f"source document {item.source_id} is missing or was deleted")
+        path = self.storage.path_of(item.storage_key)
+        if not path.exists():
+            raise parse_failure(f"the content of source document {item.source_id} is missing")
+        began = time.monotonic()
+        async with heartbeating(self.heartbeat_every):
+            try:
+                pages = await read_pages(path, item.mime_type)
+                options = chunking_options(item.parameters)
+                chunks = await asyncio.to_thread(chunk_pages, pages, options)
+            except ParseError as err:
+                raise parse_failure(f"cannot parse {item.filename}: {err}") from err
+            document = results.ParsedDocument(
+                result_id=new_id(IdPrefix.PARSE_RESULT),
+                engine=ENGINE_NAME,
+                page_count=len(pages),
+                chunks=[chunk_to_dict(chunk) for chunk in chunks],
+                parse_ms=int((time.monotonic() - began) * 1000),
+            )
+            stored = await results.store_and_succeed(self.pool, ref.job_id, document)
+        if not stored:
+            log.info("job %s left running while parsing; result discarded", ref.job_id)
+            return ParseOutcome(succeeded=False)
+        return ParseOutcome(
+            succeeded=True,
+            parse_result_id=document.result_id,
+            page_count=document.page_count,
+            chunk_count=len(document.chunks),
+        )
+
+    @activity.defn(name=ActivityName.CANCEL_JOB)
+    async def cancel_job(self, inp: CancelJobInput) -> bool:
+        reason = inp.reason or await jobs.cancel_reason(self.pool, inp.job_id)
+        return await jobs.transition(
+            self.pool,
+            inp.job_id,
+            Transition(
+                JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, {"reason": reason}
+            ),
+        )
+
+    @activity.defn(name=ActivityName.FAIL_JOB)
+    async def fail_job(self, inp: FailJobInput) -> bool:
+        return await jobs.transition(
+            self.pool,
+            inp.job_id,
+            Transition(JobStatus.FAILED, "Job failed", HistoryStatus.FAILED, error=inp.error),
+        )
+
+    def all(self) -> list[Any]:
+        """The bound activity methods, for `Worker(activities=...)`."""
+        return [self.start_job, self.parse_document, self.cancel_job, self.fail_job]

@@ -1,0 +1,79 @@
+"""The FastAPI app factory. The lifespan owns the pool and the Temporal client."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, Response, status
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import errors
+from api.deps import AppState, PoolDep
+from api.routers import files, jobs, parse, projects
+from db.pool import create_pool
+from docket.settings import Settings
+from docket.storage import FileStorage
+from docket.temporal import connect
+
+log = logging.getLogger(__name__)
+
+# Room for the multipart envelope around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class UploadLimit:
+    """Reject an oversized upload from its Content-Length before reading the body; uploads
+    without one are still cut off by the storage layer at the same limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes + MULTIPART_OVERHEAD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                response = JSONResponse(
+                    {"detail": f"upload exceeds the limit of {self.max_bytes} bytes"},
+                    status.HTTP_413_CONTENT_TOO_LARGE,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
+    """`state` lets tests share one pool and client; otherwise the lifespan makes them."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state is not None:
+            app.state.docket = state
+            yield
+            return
+        pool = await create_pool(settings)
+        try:
+            client = await connect(settings)
+            app.state.docket = AppState(settings, pool, client, FileStorage(settings.storage_dir))
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Document Understanding API (Docket)",
+        description="Docket: an open-source implementation of the Dex job API.",
+        version="0.4.5",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    for router in (projects.router, files.router, parse.router, jobs.router):
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request, pool: PoolDep) -> Response:
+        await pool.fetchval("SELECT 1")
+        return JSONResponse({"status": "ok"})
+
+    return app

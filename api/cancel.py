@@ -1,0 +1,68 @@
+"""The cancel contract (design.md): Postgres decides the answer, Temporal does the stopping.
+
+| job state | action                                             | HTTP |
+| pending   | CAS pending→cancelled (+ event), cancel workflow   | 200  |
+| cancelled | nothing                                            | 200  |
+| running   | one `cancel_requested` event, workflow cancel      | 202  |
+| terminal  | nothing                                            | 400  |
+"""
+
+from fastapi import HTTPException, Response, status
+from temporalio.client import Client
+
+from api.responses import not_found, raw_json
+from api.workflow_start import cancel_quietly, request_cancel
+from db import jobs
+from db.jobs import Conn, Transition
+from docket.enums import HistoryStatus, JobStatus
+
+# A job changes state at most twice (pending → running → terminal), so the loop that
+# re-reads after a lost compare-and-set settles within three rounds.
+MAX_ROUNDS = 3
+
+
+def cancelled_step(reason: str | None) -> Transition:
+    details = {"reason": reason, "cancelled_while": JobStatus.PENDING.value}
+    return Transition(JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, details)
+
+
+async def cancel_job(
+    pool: Conn, temporal: Client, job_id: str, project_id: str, account: str, reason: str | None
+) -> Response:
+    current = await jobs.status_of(pool, job_id, project_id, account)
+    if current is None:
+        raise not_found("job", job_id)
+    for _ in range(MAX_ROUNDS):
+        if current is JobStatus.PENDING:
+            if await jobs.transition(pool, job_id, cancelled_step(reason)):
+                await cancel_quietly(temporal, job_id, reason)
+                return await _entity(pool, job_id, project_id, account, status.HTTP_200_OK)
+        elif current is JobStatus.CANCELLED:
+            return await _entity(pool, job_id, project_id, account, status.HTTP_200_OK)
+        elif current is JobStatus.RUNNING:
+            await jobs.record_cancel_requested(pool, job_id, reason)
+            if not await request_cancel(temporal, job_id, reason):
+                # A running job whose workflow is gone (terminated by an operator): nothing
+                # will ever finish it, so settle it here.
+                await jobs.transition(pool, job_id, _orphan_cancel(reason))
+            return await _entity(pool, job_id, project_id, account, status.HTTP_202_ACCEPTED)
+        else:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                f"job {job_id} is {current.value}; only pending or running jobs can be cancelled",
+            )
+        refreshed = await jobs.status_unscoped(pool, job_id)
+        assert refreshed is not None  # jobs are never deleted
+        current = refreshed
+    raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} kept changing; retry")
+
+
+def _orphan_cancel(reason: str | None) -> Transition:
+    details = {"reason": reason, "note": "no workflow was running for this job"}
+    return Transition(JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, details)
+
+
+async def _entity(pool: Conn, job_id: str, project_id: str, account: str, code: int) -> Response:
+    body = await jobs.get(pool, job_id, project_id, account)
+    assert body is not None
+    return raw_json(body, code)

@@ -1,0 +1,42 @@
+"""Map infrastructure failures to clear answers: an outage is a 503, never a 500 or a hang."""
+
+import logging
+
+import asyncpg
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from temporalio.service import RPCError
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def unavailable(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": message}, status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": "5"}
+    )
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+    return unavailable("the database is unavailable; retry shortly")
+
+
+async def temporal_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("Temporal unavailable on %s %s: %r", request.method, request.url.path, exc)
+    return unavailable("the workflow service (Temporal) is unavailable; retry shortly")
+
+
+def install(app: FastAPI) -> None:
+    for exc_type in DATABASE_DOWN:
+        app.add_exception_handler(exc_type, database_unavailable)
+    app.add_exception_handler(RPCError, temporal_unavailable)

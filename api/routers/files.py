@@ -1,0 +1,183 @@
+"""Files: multipart upload into content-addressed storage, list, get, signed download, delete."""
+
+import asyncio
+import time
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, UploadFile, status
+from fastapi.responses import FileResponse
+
+from api.auth import AccountDep
+from api.deps import PoolDep, SettingsDep, StorageDep
+from api.guards import require_active_project, require_project
+from api.params import (
+    DEFAULT_PAGE_SIZE,
+    ContinuationToken,
+    CreatedEnd,
+    CreatedStart,
+    FileId,
+    Ids,
+    PageSize,
+    ProjectId,
+    page_request,
+)
+from api.responses import found, not_found, raw_json, raw_list
+from api.schemas import DownloadUrl, FileEntity, ListResponse
+from db import files
+from db.pagination import SortOrder
+from docket import mime, signing
+from docket.ids import IdPrefix, new_id
+from docket.settings import Settings
+from docket.storage import UploadTooLarge
+
+router = APIRouter(prefix="/v1/projects/{project_id}/files", tags=["Files"])
+
+MAX_FILENAME_LENGTH = 1024
+MAX_URL_LIFETIME_SECONDS = 7 * 24 * 3600
+
+
+def bad_request(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
+
+
+def clean_filename(raw: str | None) -> str:
+    """A display name, kept with its folders (`finance/2016/report.pdf`) but with no `..`,
+    no leading `/` and no control characters. It never becomes a storage path."""
+    if not raw:
+        raise bad_request("the upload has no filename")
+    if any(unicodedata.category(ch) == "Cc" for ch in raw):
+        raise bad_request("the filename contains control characters (e.g. NUL)")
+    parts = [p.strip() for p in raw.replace("\\", "/").split("/")]
+    kept = [p for p in parts if p not in ("", ".", "..")]
+    if not kept:
+        raise bad_request(f"the filename {raw!r} names no file")
+    name = "/".join(kept)
+    if len(name) > MAX_FILENAME_LENGTH:
+        raise bad_request(f"the filename is longer than {MAX_FILENAME_LENGTH} characters")
+    return name
+
+
+def secret_of(settings: Settings) -> str:
+    if settings.secret_key is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "download URLs are disabled: DOCKET_SECRET_KEY is not configured",
+        )
+    return settings.secret_key.get_secret_value()
+
+
+@router.post("", response_model=FileEntity, summary="Upload File")
+async def upload_file(
+    project_id: ProjectId,
+    file: UploadFile,
+    account: AccountDep,
+    pool: PoolDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> Response:
+    await require_active_project(pool, project_id, account)
+    filename = clean_filename(file.filename)
+    try:
+        blob = await asyncio.to_thread(storage.save, file.file, settings.max_upload_bytes)
+    except UploadTooLarge as err:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(err)) from err
+    if blob.size == 0:
+        raise bad_request("the uploaded file is empty")
+    mime_type = mime.detect(filename, blob.head)
+    body = await files.insert(
+        pool, new_id(IdPrefix.FILE), project_id, filename, blob.size, mime_type, blob.key
+    )
+    return raw_json(body)
+
+
+@router.get("", response_model=ListResponse[FileEntity], summary="List Files")
+async def list_files(
+    project_id: ProjectId,
+    account: AccountDep,
+    pool: PoolDep,
+    page_size: PageSize = DEFAULT_PAGE_SIZE,
+    continuation_token: ContinuationToken = None,
+    sort_by: Annotated[str, Query(pattern="^(created_at|id|filename)$")] = "created_at",
+    sort_order: SortOrder = SortOrder.DESC,
+    ids: Ids = None,
+    created_at_start: CreatedStart = None,
+    created_at_end: CreatedEnd = None,
+) -> Response:
+    await require_project(pool, project_id, account)
+    filters = files.FileFilters(
+        ids=ids, created_at_start=created_at_start, created_at_end=created_at_end
+    )
+    page = page_request(page_size, continuation_token, sort_by, sort_order)
+    result, total = await files.list_page(pool, project_id, filters, page)
+    return raw_list(result, total)
+
+
+@router.get("/{file_id}", response_model=FileEntity, summary="Get File")
+async def get_file(
+    project_id: ProjectId, file_id: FileId, account: AccountDep, pool: PoolDep
+) -> Response:
+    return found(await files.get(pool, file_id, project_id, account), "file", file_id)
+
+
+@router.delete("/{file_id}", response_model=FileEntity, summary="Delete File")
+async def delete_file(
+    project_id: ProjectId, file_id: FileId, account: AccountDep, pool: PoolDep
+) -> Response:
+    """Soft delete: the file's status becomes `deleted`; it can no longer be parsed."""
+    return found(await files.soft_delete(pool, file_id, project_id, account), "file", file_id)
+
+
+@router.get("/{file_id}/download-url", response_model=DownloadUrl, summary="Get Download Url")
+async def download_url(
+    request: Request,
+    project_id: ProjectId,
+    file_id: FileId,
+    account: AccountDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    expires_in_seconds: Annotated[int, Query(ge=1, le=MAX_URL_LIFETIME_SECONDS)] = 3600,
+) -> DownloadUrl:
+    row = await files.get_row(pool, file_id, project_id, account)
+    if row is None or row.status == "deleted":
+        raise not_found("file", file_id)
+    expires = int(time.time()) + expires_in_seconds
+    sig = signing.signature(secret_of(settings), project_id, file_id, expires)
+    url = request.url_for("download_file", project_id=project_id, file_id=file_id)
+    return DownloadUrl(
+        url=str(url.include_query_params(expires=expires, signature=sig)),
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )
+
+
+@router.get(
+    "/{file_id}/content",
+    summary="Download File (signed URL)",
+    response_class=FileResponse,
+    openapi_extra={"security": []},
+    responses={403: {"description": "Signature invalid or expired"}},
+)
+async def download_file(
+    project_id: ProjectId,
+    file_id: FileId,
+    pool: PoolDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    expires: Annotated[int, Query(ge=0)],
+    signature: Annotated[str, Query(min_length=64, max_length=64)],
+) -> FileResponse:
+    """Served to whoever holds the signed URL from `download-url`: no API key needed."""
+    if expires < time.time() or not signing.verify(
+        secret_of(settings), project_id, file_id, expires, signature
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the download URL is invalid or expired")
+    row = await files.get_row_unscoped(pool, file_id, project_id)
+    if row is None or row.status == "deleted":
+        raise not_found("file", file_id)
+    return FileResponse(
+        storage.path_of(row.storage_key),
+        media_type=row.mime_type,
+        filename=Path(row.filename).name,
+    )

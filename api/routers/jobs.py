@@ -1,0 +1,97 @@
+"""Jobs: list (filters + keyset pagination), get (with history), cancel."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.auth import AccountDep
+from api.cancel import cancel_job as cancel
+from api.deps import PoolDep, TemporalDep
+from api.guards import require_project
+from api.params import (
+    DEFAULT_PAGE_SIZE,
+    ContinuationToken,
+    CreatedEnd,
+    CreatedStart,
+    Ids,
+    JobId,
+    PageSize,
+    ProjectId,
+    page_request,
+)
+from api.responses import found, raw_list
+from api.schemas import CancelJobRequest, JobEntity, ListResponse
+from db import jobs
+from db.pagination import SortOrder
+from docket.enums import JobOperationType, JobStatus
+
+router = APIRouter(prefix="/v1/projects/{project_id}/jobs", tags=["Jobs"])
+
+
+@router.get("", response_model=ListResponse[JobEntity], summary="List Jobs")
+async def list_jobs(
+    project_id: ProjectId,
+    account: AccountDep,
+    pool: PoolDep,
+    page_size: PageSize = DEFAULT_PAGE_SIZE,
+    continuation_token: ContinuationToken = None,
+    sort_by: Annotated[str, Query(pattern="^(created_at|id)$")] = "created_at",
+    sort_order: SortOrder = SortOrder.DESC,
+    ids: Ids = None,
+    status: Annotated[list[JobStatus] | None, Query()] = None,
+    operation: Annotated[list[JobOperationType] | None, Query()] = None,
+    created_at_start: CreatedStart = None,
+    created_at_end: CreatedEnd = None,
+    completed_at_start: CreatedStart = None,
+    completed_at_end: CreatedEnd = None,
+) -> Response:
+    """Items leave `history` null; get one job for its timeline."""
+    await require_project(pool, project_id, account)
+    filters = jobs.JobFilters(
+        ids=ids,
+        statuses=[s.value for s in status] if status else None,
+        operations=[o.value for o in operation] if operation else None,
+        created_at_start=created_at_start,
+        created_at_end=created_at_end,
+        completed_at_start=completed_at_start,
+        completed_at_end=completed_at_end,
+    )
+    page = page_request(page_size, continuation_token, sort_by, sort_order)
+    result, total = await jobs.list_page(pool, project_id, filters, page)
+    return raw_list(result, total)
+
+
+@router.get("/{job_id}", response_model=JobEntity, summary="Get Job")
+async def get_job(
+    project_id: ProjectId, job_id: JobId, account: AccountDep, pool: PoolDep
+) -> Response:
+    return found(await jobs.get(pool, job_id, project_id, account), "job", job_id)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobEntity,
+    summary="Cancel Job",
+    responses={
+        200: {"description": "Job cancelled (PENDING) or already cancelled (idempotent)"},
+        202: {"description": "Cancellation requested for a RUNNING job", "model": JobEntity},
+        400: {"description": "Job is in a terminal state (SUCCEEDED/FAILED)"},
+        404: {"description": "Project or job not found"},
+    },
+)
+async def cancel_job(
+    project_id: ProjectId,
+    job_id: JobId,
+    account: AccountDep,
+    pool: PoolDep,
+    temporal: TemporalDep,
+    body: CancelJobRequest | None = None,
+) -> Response:
+    """Cancel a running or pending job.
+
+    Idempotent: cancelling an already-cancelled job returns 200.
+    For RUNNING jobs, returns 202 since the workflow handles cancellation
+    asynchronously.
+    """
+    reason = body.reason if body else None
+    return await cancel(pool, temporal, job_id, project_id, account, reason)

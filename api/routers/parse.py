@@ -1,0 +1,113 @@
+"""Parse: start a parse job for one uploaded file; read parse results."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from temporalio.service import RPCError
+
+from api.auth import AccountDep
+from api.deps import PoolDep, SettingsDep, TemporalDep
+from api.guards import require_active_project, require_project
+from api.params import (
+    DEFAULT_PAGE_SIZE,
+    ContinuationToken,
+    PageSize,
+    ParseResultId,
+    ProjectId,
+    page_request,
+)
+from api.responses import found, not_found, raw_list
+from api.schemas import (
+    JobEntity,
+    ListResponse,
+    ParseRequest,
+    ParseResult,
+    ParseResultSummary,
+)
+from api.workflow_start import start_parse
+from db import files, jobs, results
+from db.jobs import NewJob, Transition
+from db.pagination import SortOrder
+from docket import mime
+from docket.enums import HistoryStatus, JobOperationType, JobStatus
+from docket.ids import IdPrefix, new_id
+
+router = APIRouter(prefix="/v1/projects/{project_id}/parse", tags=["Parse"])
+
+CorrelationId = Annotated[str | None, Header(max_length=256)]
+
+
+@router.post("", response_model=JobEntity, summary="Create Parse Job")
+async def create_parse_job(
+    project_id: ProjectId,
+    body: ParseRequest,
+    account: AccountDep,
+    pool: PoolDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    x_correlation_id: CorrelationId = None,
+) -> Response:
+    await require_active_project(pool, project_id, account)
+    file_id = body.source_document_id
+    source = await files.get_row(pool, file_id, project_id, account)
+    if source is None or source.status == "deleted":
+        raise not_found("file", file_id)
+    if source.mime_type not in mime.PARSEABLE:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"file {file_id} ({source.filename}) has type {source.mime_type}, which the "
+            f"{body.parameters.engine} engine cannot parse; "
+            f"supported: {', '.join(sorted(mime.PARSEABLE))}",
+        )
+    job = NewJob(
+        id=new_id(IdPrefix.JOB),
+        project_id=project_id,
+        operation=JobOperationType.PARSE,
+        source_id=file_id,
+        correlation_id=x_correlation_id or uuid.uuid4().hex,
+        parameters=body.parameters.model_dump(mode="json"),
+    )
+    await jobs.insert(pool, job, {"engine": body.parameters.engine})
+    try:
+        await start_parse(temporal, settings, job.id)
+    except RPCError as err:
+        # Never leave a row that looks runnable without a workflow behind it.
+        await jobs.transition(
+            pool,
+            job.id,
+            Transition(
+                JobStatus.FAILED,
+                "Job failed",
+                HistoryStatus.FAILED,
+                error=f"could not start the job: Temporal unavailable ({err.status.name})",
+            ),
+        )
+        raise
+    return found(await jobs.get(pool, job.id, project_id, account), "job", job.id)
+
+
+@router.get(
+    "/results", response_model=ListResponse[ParseResultSummary], summary="List Parse Results"
+)
+async def list_parse_results(
+    project_id: ProjectId,
+    account: AccountDep,
+    pool: PoolDep,
+    page_size: PageSize = DEFAULT_PAGE_SIZE,
+    continuation_token: ContinuationToken = None,
+    sort_by: Annotated[str, Query(pattern="^(created_at|id)$")] = "created_at",
+    sort_order: SortOrder = SortOrder.DESC,
+) -> Response:
+    await require_project(pool, project_id, account)
+    page = page_request(page_size, continuation_token, sort_by, sort_order)
+    result, total = await results.list_page(pool, project_id, page)
+    return raw_list(result, total)
+
+
+@router.get("/{parse_result_id}/result", response_model=ParseResult, summary="Get Parse Result")
+async def get_parse_result(
+    project_id: ProjectId, parse_result_id: ParseResultId, account: AccountDep, pool: PoolDep
+) -> Response:
+    body = await results.get(pool, parse_result_id, project_id, account)
+    return found(body, "parse result", parse_result_id)

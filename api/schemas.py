@@ -1,0 +1,207 @@
+"""Wire models (Pydantic v2), exactly as the Dex contract names them. Responses are mostly
+rendered as JSON by Postgres; these models document and validate the shapes."""
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from docket.enums import FileStatus, JobOperationType, JobStatus, ProjectStatus
+
+ENGINES = ("docket",)
+
+
+class JobHistoryEvent(BaseModel):
+    """A single event in the job execution timeline."""
+
+    step: str = Field(description="Human-readable step name")
+    timestamp: datetime = Field(description="When this event occurred")
+    duration_ms: int | None = Field(default=None, description="Duration in milliseconds")
+    status: str | None = Field(default=None, description="Event status (e.g., 'completed')")
+    details: dict[str, Any] | None = Field(default=None, description="Additional event details")
+
+
+class BatchChildJobInfo(BaseModel):
+    """Status of a single child job within a batch."""
+
+    source_document_id: str
+    job_id: str
+    status: JobStatus
+    parse_result_id: str | None = None
+    error: str | None = None
+
+
+class BatchParseProgress(BaseModel):
+    """Live progress tracking for a batch parse job."""
+
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    pending: int
+    child_jobs: list[BatchChildJobInfo]
+
+
+class JobEntity(BaseModel):
+    """Job response model representing an asynchronous operation."""
+
+    id: str = Field(description="ID of the entity")
+    project_id: str = Field(description="ID of the project")
+    object: Literal["job"] = "job"
+    operation: JobOperationType = Field(description="Operation type (e.g., 'parse')")
+    status: JobStatus = Field(description="Current job status")
+    source_id: str | None = Field(default=None, description="Source document/file ID")
+    correlation_id: str | None = Field(default=None, description="Request correlation ID")
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    progress: BatchParseProgress | None = None
+    error: str | None = None
+    history: list[JobHistoryEvent] | None = None
+
+
+class CancelJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=1000, description="Recorded in history")
+
+
+class ProjectEntity(BaseModel):
+    id: str
+    name: str
+    status: ProjectStatus
+    created_at: datetime
+    configuration: dict[str, Any] | None = None
+    archived_at: datetime | None = None
+
+
+class CreateProjectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    configuration: dict[str, Any] | None = None
+
+
+class UpdateProjectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    configuration: dict[str, Any] | None = None
+    status: ProjectStatus | None = None
+
+
+class FileEntity(BaseModel):
+    id: str
+    project_id: str
+    filename: str
+    size_bytes: int
+    mime_type: str
+    status: FileStatus
+    created_at: datetime
+    storage_key: str
+    object: Literal["file"] = "file"
+
+
+class DownloadUrl(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class ChunkingOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    strategy: Literal["token_size", "recursive", "by_page", "by_section"] = "token_size"
+    chunk_size: int = Field(default=512, ge=1, le=8192)
+    chunk_overlap: int = Field(default=50, ge=0)
+    encoding_name: Literal["cl100k_base"] = "cl100k_base"
+
+    @model_validator(mode="after")
+    def overlap_below_size(self) -> "ChunkingOptions":
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+
+class LegacyChunking(BaseModel):
+    chunk_mode: str | None = None
+    chunk_size: int | None = Field(default=None, ge=1, le=8192)
+
+
+class ParseOptions(BaseModel):
+    chunking: LegacyChunking | None = None
+
+
+class ParseParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    engine: str = Field(default="docket", description=f"Parse engine; available: {ENGINES}")
+    options: ParseOptions | None = None
+    chunking_options: ChunkingOptions = Field(default_factory=ChunkingOptions)
+    advanced_options: dict[str, Any] = Field(default_factory=dict)
+    experimental_options: dict[str, Any] = Field(default_factory=dict)
+    priority: bool = False
+
+    @field_validator("engine")
+    @classmethod
+    def known_engine(cls, engine: str) -> str:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; available engines: {', '.join(ENGINES)}")
+        return engine
+
+
+class ParseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source_document_id: str = Field(pattern=r"^file_[0-9a-f]{32}$")
+    parameters: ParseParameters = Field(default_factory=ParseParameters)
+
+
+class BBox(BaseModel):
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class Block(BaseModel):
+    type: str
+    content: str
+    bbox: BBox | None = None
+    confidence: float | None = None
+    page_number: int
+
+
+class Chunk(BaseModel):
+    content: str
+    blocks: list[Block]
+
+
+class ParseResult(BaseModel):
+    id: str
+    object: Literal["parse_result"] = "parse_result"
+    project_id: str
+    source_document_id: str
+    job_id: str
+    engine: str
+    created_at: datetime
+    page_count: int
+    chunks: list[Chunk]
+
+
+class ParseResultSummary(BaseModel):
+    """List items leave the chunks out; fetch one result for its content."""
+
+    id: str
+    object: Literal["parse_result"] = "parse_result"
+    project_id: str
+    source_document_id: str
+    job_id: str
+    engine: str
+    created_at: datetime
+    page_count: int
+    chunk_count: int
+
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class ListResponse(BaseModel, Generic[Item]):
+    items: list[Item]
+    total_count: int
+    next_token: str | None = None
+    prev_token: str | None = None

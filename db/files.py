@@ -1,0 +1,112 @@
+"""Files: metadata rows; the bytes live in content-addressed storage (`docket.storage`)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
+
+FILE_JSON = """json_build_object(
+    'id', f.id, 'project_id', f.project_id, 'filename', f.filename,
+    'size_bytes', f.size_bytes, 'mime_type', f.mime_type, 'status', f.status,
+    'created_at', f.created_at, 'storage_key', f.storage_key, 'object', 'file')::text"""
+
+# Scoping through the project's account in every statement: another account's ids are 404.
+IN_ACCOUNT = """f.project_id = $2
+    AND EXISTS (SELECT 1 FROM projects p WHERE p.id = f.project_id AND p.account_id = $3)"""
+
+INSERT_FILE = f"""
+INSERT INTO files AS f (id, project_id, filename, size_bytes, mime_type, status, storage_key)
+VALUES ($1, $2, $3, $4, $5, 'uploaded', $6)
+RETURNING {FILE_JSON}
+"""
+GET_FILE = f"SELECT {FILE_JSON} FROM files f WHERE f.id = $1 AND {IN_ACCOUNT}"
+GET_FILE_ROW = f"""
+SELECT f.id, f.filename, f.mime_type, f.storage_key, f.status, f.size_bytes
+FROM files f WHERE f.id = $1 AND {IN_ACCOUNT}
+"""
+GET_FILE_ROW_UNSCOPED = """
+SELECT f.id, f.filename, f.mime_type, f.storage_key, f.status, f.size_bytes
+FROM files f WHERE f.id = $1 AND f.project_id = $2
+"""
+DELETE_FILE = f"""
+UPDATE files f SET status = 'deleted' WHERE f.id = $1 AND {IN_ACCOUNT}
+RETURNING {FILE_JSON}
+"""
+LISTING = Listing(
+    select=f"SELECT {FILE_JSON} AS body, f.{{sort}} AS sort_key, f.id FROM files f",
+    count_from="files f",
+    alias="f",
+    sort_casts={"created_at": "timestamptz", "id": "text", "filename": "text"},
+)
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: str
+    filename: str
+    mime_type: str
+    storage_key: str
+    status: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class FileFilters:
+    ids: list[str] | None = None
+    created_at_start: datetime | None = None
+    created_at_end: datetime | None = None
+    include_deleted: bool = False
+
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+
+async def insert(
+    conn: Conn, file_id: str, project_id: str, filename: str, size: int, mime: str, key: str
+) -> str:
+    body: str = await conn.fetchval(INSERT_FILE, file_id, project_id, filename, size, mime, key)
+    return body
+
+
+async def get(conn: Conn, file_id: str, project_id: str, account_id: str) -> str | None:
+    body: str | None = await conn.fetchval(GET_FILE, file_id, project_id, account_id)
+    return body
+
+
+async def get_row(conn: Conn, file_id: str, project_id: str, account_id: str) -> FileRow | None:
+    row = await conn.fetchrow(GET_FILE_ROW, file_id, project_id, account_id)
+    return FileRow(**dict(row)) if row else None
+
+
+async def get_row_unscoped(conn: Conn, file_id: str, project_id: str) -> FileRow | None:
+    """For signed download URLs, whose signature (not a key) is the authorisation."""
+    row = await conn.fetchrow(GET_FILE_ROW_UNSCOPED, file_id, project_id)
+    return FileRow(**dict(row)) if row else None
+
+
+async def soft_delete(conn: Conn, file_id: str, project_id: str, account_id: str) -> str | None:
+    body: str | None = await conn.fetchval(DELETE_FILE, file_id, project_id, account_id)
+    return body
+
+
+def _filters(project_id: str, f: FileFilters) -> Filters:
+    where = Filters.start()
+    where.add("f.project_id = {}", project_id)
+    if not f.include_deleted:
+        where.add("f.status <> {}", "deleted")
+    if f.ids:
+        where.add("f.id = ANY({}::text[])", f.ids)
+    if f.created_at_start is not None:
+        where.add("f.created_at >= {}", f.created_at_start)
+    if f.created_at_end is not None:
+        where.add("f.created_at <= {}", f.created_at_end)
+    return where
+
+
+async def list_page(
+    conn: Conn, project_id: str, f: FileFilters, page: PageRequest
+) -> tuple[Page, int]:
+    """The caller has already checked that the project belongs to the account."""
+    return await fetch_page(conn, LISTING, _filters(project_id, f), page)

@@ -1,0 +1,228 @@
+"""Jobs and their history. The state machine of `docket.enums` is enforced here: each
+transition is ONE statement — a conditional UPDATE plus the INSERT of its history event in
+a data-modifying CTE — so a status change and its event commit together or not at all, and
+a terminal job never changes again."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
+from docket.enums import JobStatus, sources_of
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+HISTORY_JSON = """COALESCE((
+    SELECT json_agg(json_build_object(
+        'step', e.step, 'timestamp', e.timestamp, 'duration_ms', e.duration_ms,
+        'status', e.status, 'details', e.details) ORDER BY e.id)
+    FROM job_events e WHERE e.job_id = j.id), '[]'::json)"""
+
+
+def job_json(history: str) -> str:
+    return f"""json_build_object(
+    'id', j.id, 'project_id', j.project_id, 'object', 'job', 'operation', j.operation,
+    'status', j.status, 'source_id', j.source_id, 'correlation_id', j.correlation_id,
+    'created_at', j.created_at, 'started_at', j.started_at, 'completed_at', j.completed_at,
+    'result', j.result, 'progress', NULL, 'error', j.error, 'history', {history})::text"""
+
+
+JOB_WITH_HISTORY = job_json(HISTORY_JSON)
+# Lists leave history out (null): a page of 100 jobs stays one cheap index scan.
+JOB_WITHOUT_HISTORY = job_json("NULL")
+
+IN_ACCOUNT = """j.project_id = $2
+    AND EXISTS (SELECT 1 FROM projects p WHERE p.id = j.project_id AND p.account_id = $3)"""
+
+INSERT_JOB = """
+WITH job AS (
+    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parameters,
+                      parent_job_id)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+    RETURNING id
+)
+INSERT INTO job_events (job_id, step, status, details)
+SELECT id, 'Job created', 'created', $8::jsonb FROM job
+"""
+GET_JOB = f"SELECT {JOB_WITH_HISTORY} FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
+GET_STATUS = f"SELECT j.status FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
+GET_STATUS_UNSCOPED = "SELECT status FROM jobs WHERE id = $1"
+
+TRANSITION = """
+WITH moved AS (
+    UPDATE jobs SET
+        status = $2,
+        started_at = CASE WHEN $2 = 'running' THEN clock_timestamp() ELSE started_at END,
+        completed_at = CASE WHEN $4 THEN clock_timestamp() ELSE completed_at END,
+        result = COALESCE($5::jsonb, result),
+        error = COALESCE($6, error)
+    WHERE id = $1 AND status = ANY($3::text[])
+    RETURNING id, started_at
+), event AS (
+    INSERT INTO job_events (job_id, step, status, details, duration_ms)
+    SELECT id, $7, $8, $9::jsonb,
+           CASE WHEN $4 AND started_at IS NOT NULL
+                THEN (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint END
+    FROM moved
+)
+SELECT count(*) FROM moved
+"""
+
+# Recorded once per job however many cancel requests arrive (the dedupe key), and only
+# while the job is running.
+CANCEL_REQUESTED = """
+INSERT INTO job_events (job_id, step, status, details, dedupe_key)
+SELECT j.id, 'Cancel requested', 'cancel_requested', $2::jsonb, 'cancel_requested'
+FROM jobs j WHERE j.id = $1 AND j.status = 'running'
+ON CONFLICT (job_id, dedupe_key) DO NOTHING
+RETURNING id
+"""
+CANCEL_REASON = """
+SELECT details->>'reason' FROM job_events
+WHERE job_id = $1 AND dedupe_key = 'cancel_requested'
+"""
+APPEND_EVENT = """
+INSERT INTO job_events (job_id, step, status, details, duration_ms)
+VALUES ($1, $2, $3, $4::jsonb, $5)
+"""
+
+
+def dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    id: str
+    project_id: str
+    operation: str
+    source_id: str | None
+    correlation_id: str | None
+    parameters: dict[str, Any]
+    parent_job_id: str | None = None
+
+
+async def insert(conn: Conn, job: NewJob, details: dict[str, Any] | None = None) -> None:
+    await conn.execute(
+        INSERT_JOB,
+        job.id,
+        job.project_id,
+        job.operation,
+        job.source_id,
+        job.correlation_id,
+        json.dumps(job.parameters),
+        job.parent_job_id,
+        dumps(details),
+    )
+
+
+async def get(conn: Conn, job_id: str, project_id: str, account_id: str) -> str | None:
+    body: str | None = await conn.fetchval(GET_JOB, job_id, project_id, account_id)
+    return body
+
+
+async def status_of(conn: Conn, job_id: str, project_id: str, account_id: str) -> JobStatus | None:
+    status = await conn.fetchval(GET_STATUS, job_id, project_id, account_id)
+    return None if status is None else JobStatus(status)
+
+
+async def status_unscoped(conn: Conn, job_id: str) -> JobStatus | None:
+    status = await conn.fetchval(GET_STATUS_UNSCOPED, job_id)
+    return None if status is None else JobStatus(status)
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: JobStatus
+    step: str
+    history_status: str
+    details: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
+    """Move the job to `change.to` if the state machine allows it from its current state.
+
+    Returns False (and writes nothing) when the job is elsewhere: Postgres is the arbiter.
+    """
+    moved = await conn.fetchval(
+        TRANSITION,
+        job_id,
+        change.to.value,
+        sources_of(change.to),
+        change.to.is_terminal,
+        dumps(change.result),
+        change.error,
+        change.step,
+        change.history_status,
+        dumps(change.details),
+    )
+    return bool(moved)
+
+
+async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -> bool:
+    """True if this call recorded the (single) `cancel_requested` event."""
+    return await conn.fetchval(CANCEL_REQUESTED, job_id, dumps({"reason": reason})) is not None
+
+
+async def cancel_reason(conn: Conn, job_id: str) -> str | None:
+    reason: str | None = await conn.fetchval(CANCEL_REASON, job_id)
+    return reason
+
+
+async def append_event(
+    conn: Conn,
+    job_id: str,
+    step: str,
+    status: str,
+    details: dict[str, Any] | None = None,
+    duration_ms: int | None = None,
+) -> None:
+    await conn.execute(APPEND_EVENT, job_id, step, status, dumps(details), duration_ms)
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    ids: list[str] | None = None
+    statuses: list[str] | None = None
+    operations: list[str] | None = None
+    created_at_start: datetime | None = None
+    created_at_end: datetime | None = None
+    completed_at_start: datetime | None = None
+    completed_at_end: datetime | None = None
+
+
+LISTING = Listing(
+    select=f"SELECT {JOB_WITHOUT_HISTORY} AS body, j.{{sort}} AS sort_key, j.id FROM jobs j",
+    count_from="jobs j",
+    alias="j",
+    sort_casts={"created_at": "timestamptz", "id": "text"},
+)
+
+
+def _filters(project_id: str, f: JobFilters) -> Filters:
+    where = Filters.start()
+    where.add("j.project_id = {}", project_id)
+    for column, values in (("id", f.ids), ("status", f.statuses), ("operation", f.operations)):
+        if values:
+            where.add(f"j.{column} = ANY({{}}::text[])", values)
+    for column, bound, op in (
+        ("created_at", f.created_at_start, ">="),
+        ("created_at", f.created_at_end, "<="),
+        ("completed_at", f.completed_at_start, ">="),
+        ("completed_at", f.completed_at_end, "<="),
+    ):
+        if bound is not None:
+            where.add(f"j.{column} {op} {{}}", bound)
+    return where
+
+
+async def list_page(
+    conn: Conn, project_id: str, f: JobFilters, page: PageRequest
+) -> tuple[Page, int]:
+    """The caller has already checked that the project belongs to the account."""
+    return await fetch_page(conn, LISTING, _filters(project_id, f), page)

@@ -1,0 +1,133 @@
+"""The `docket` command. Subcommands import what they run lazily, so `docket --help` stays
+fast and the core does not depend on the layers above it at import time."""
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from docket.settings import Settings, get_settings
+
+log = logging.getLogger("docket")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    from docket.devstack import run_dev
+
+    return run_dev(settings)
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=int(settings.worker_graceful_shutdown_seconds),
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from docket.worker import run_worker
+
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+async def _with_connection(settings: Settings, action: str, account: str | None) -> object:
+    import asyncpg
+
+    from db.accounts import create_key
+    from db.migrate import migrate
+    from db.pool import SERVER_SETTINGS, require_database_url
+
+    conn = await asyncpg.connect(require_database_url(settings), server_settings=SERVER_SETTINGS)
+    try:
+        if action == "migrate":
+            return await migrate(conn)
+        assert account is not None
+        return await create_key(conn, account)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    applied = asyncio.run(_with_connection(settings, "migrate", None))
+    log.info("migrations applied: %s", applied or "none (up to date)")
+    return 0
+
+
+def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    from db.accounts import CreatedKey
+
+    created = asyncio.run(_with_connection(settings, "key", args.account))
+    assert isinstance(created, CreatedKey)
+    if args.json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "account_id": created.account_id,
+                    "api_key": created.api_key,
+                    "key_id": created.key_id,
+                }
+            )
+            + "\n"
+        )
+    else:
+        sys.stdout.write(
+            f"account_id: {created.account_id}\nkey_id:     {created.key_id}\n"
+            f"api_key:    {created.api_key}\n(the key is shown once; only its hash is stored)\n"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docket", description=__doc__)
+    parser.add_argument("--data-dir", help="data directory (env DOCKET_DATA_DIR)")
+    parser.add_argument("--api-port", type=int, help="API port (env DOCKET_API_PORT)")
+    parser.add_argument("--api-host", help="API bind address (env DOCKET_API_HOST)")
+    parser.add_argument("--log-level", help="log level (env DOCKET_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run everything on embedded defaults").set_defaults(run=cmd_dev)
+    sub.add_parser("api", help="run the HTTP API").set_defaults(run=cmd_api)
+    sub.add_parser("worker", help="run a Temporal worker").set_defaults(run=cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys", required=True)
+    create = keys.add_parser("create", help="create an API key (printed once)")
+    create.add_argument("--account", required=True, help="account name (created if new)")
+    create.add_argument("--json", action="store_true", help="print one JSON line")
+    create.set_defaults(run=cmd_keys_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {
+        key: value
+        for key, value in {
+            "data_dir": args.data_dir,
+            "api_port": args.api_port,
+            "api_host": args.api_host,
+            "log_level": args.log_level,
+        }.items()
+        if value is not None
+    }
+    settings = get_settings(**overrides)
+    configure_logging(settings.log_level)
+    result: int = args.run(settings, args)
+    return result

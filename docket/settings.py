@@ -1,0 +1,91 @@
+"""One `Settings` object, read from the environment (`DOCKET_*`, plus the standard
+`DATABASE_URL` and `TEMPORAL_*` names used by production deployments)."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOCKET_", populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    # Where the embedded servers, uploaded files and credentials live.
+    data_dir: Path = Path(".docket")
+
+    # Unset = the embedded Postgres started by `docket dev`.
+    database_url: str | None = Field(
+        default=None, validation_alias=_env("DATABASE_URL", "DOCKET_DATABASE_URL")
+    )
+    db_pool_min_size: int = Field(default=2, ge=1)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    # Bound every statement so an outage answers quickly instead of hanging a request.
+    db_command_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Unset = the embedded Temporal dev server started by `docket dev`.
+    temporal_address: str | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_ADDRESS", "DOCKET_TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        default="default", validation_alias=_env("TEMPORAL_NAMESPACE", "DOCKET_TEMPORAL_NAMESPACE")
+    )
+    temporal_tls: bool = Field(
+        default=False, validation_alias=_env("TEMPORAL_TLS", "DOCKET_TEMPORAL_TLS")
+    )
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_TLS_CERT", "DOCKET_TEMPORAL_TLS_CERT")
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_TLS_KEY", "DOCKET_TEMPORAL_TLS_KEY")
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_API_KEY", "DOCKET_TEMPORAL_API_KEY")
+    )
+    task_queue: str = "docket"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    temporal_port: int = Field(default=7233, ge=0, le=65535)
+    temporal_ui_port: int = Field(default=8233, ge=0, le=65535)
+    postgres_port: int = Field(default=5432, ge=0, le=65535)
+
+    max_upload_bytes: int = Field(default=100 * MIB, ge=1)
+    # Signs download URLs. Unset: `docket dev` generates one and keeps it in the data dir;
+    # production must set it (the same value on every API replica).
+    secret_key: SecretStr | None = None
+
+    # Cancellation reaches a running activity only through a heartbeat. The SDK sends at
+    # most one heartbeat per throttle interval, so the interval bounds cancel latency; the
+    # timeout only decides when a silent (crashed) activity is retried elsewhere.
+    heartbeat_timeout_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_throttle_ms: int = Field(default=100, ge=10)
+    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    max_concurrent_activities: int = Field(default=50, ge=1)
+
+    log_level: str = "INFO"
+
+    @property
+    def heartbeat_timeout(self) -> timedelta:
+        return timedelta(seconds=self.heartbeat_timeout_seconds)
+
+    @property
+    def heartbeat_throttle(self) -> timedelta:
+        return timedelta(milliseconds=self.heartbeat_throttle_ms)
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; keyword overrides win (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

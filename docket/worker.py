@@ -1,0 +1,63 @@
+"""Worker wiring (a composition root, imported lazily by the CLI): registers the workflows
+and the activities bound to one pool, and shuts down gracefully on SIGTERM/SIGINT."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.jobs import JobActivities
+from db.pool import create_pool
+from docket.settings import Settings
+from docket.storage import FileStorage
+from docket.temporal import connect
+from workflows.parse import ParseWorkflow
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS: Sequence[type] = (ParseWorkflow,)
+
+
+def build_worker(
+    client: Client, settings: Settings, activities: JobActivities, task_queue: str | None = None
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities.all(),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        # The throttle bounds how long a cancel waits for the next heartbeat (see Settings).
+        max_heartbeat_throttle_interval=settings.heartbeat_throttle,
+        default_heartbeat_throttle_interval=settings.heartbeat_throttle,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
+    )
+
+
+def job_activities(pool: Any, settings: Settings) -> JobActivities:
+    return JobActivities(pool, FileStorage(settings.storage_dir), settings.heartbeat_throttle)
+
+
+async def run_worker(settings: Settings) -> None:
+    pool = await create_pool(settings)
+    try:
+        client = await connect(settings)
+        worker = build_worker(client, settings, job_activities(pool, settings))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            log.info("worker polling task queue %s", settings.task_queue)
+            await stop.wait()
+            log.info(
+                "worker shutting down (graceful timeout %ss)",
+                settings.worker_graceful_shutdown_seconds,
+            )
+    finally:
+        await pool.close()
