@@ -1,0 +1,123 @@
+"""The embedded servers, with the real Postgres and Temporal binaries (no mocks)."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+
+from docket.embedded import (
+    EmbeddedPostgres,
+    TemporalDevServer,
+    find_free_port,
+    temporal_cli_path,
+    temporal_test_server_path,
+)
+
+pytestmark = pytest.mark.timeout(90)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Runs EmbeddedPostgres in another process: that process is the server's owner.
+HOLDER = """
+import sys, time
+from pathlib import Path
+from docket.embedded import EmbeddedPostgres
+print(EmbeddedPostgres(Path(sys.argv[1]), int(sys.argv[2]), fast=True).start(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_find_free_port_prefers_the_requested_port_and_avoids_a_taken_one() -> None:
+    port = find_free_port(0)
+    assert port > 0
+    assert find_free_port(port) == port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        other = find_free_port(port)
+    assert other not in (0, port)
+
+
+def test_binaries_from_the_wheels_are_found() -> None:
+    assert os.access(temporal_cli_path(), os.X_OK)
+    assert os.access(temporal_test_server_path(), os.X_OK)
+
+
+async def _count_rows(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT 1") == 1
+        return int(await conn.fetchval("SELECT count(*) FROM kept"))
+    finally:
+        await conn.close()
+
+
+async def test_postgres_starts_serves_and_keeps_data_across_restarts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "postgres"
+    with EmbeddedPostgres(data_dir, find_free_port(0), fast=True) as pg:
+        assert pg.initialized
+        conn = await asyncpg.connect(pg.dsn)
+        try:
+            assert await conn.fetchval("SELECT current_database()") == "docket"
+            await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1), (2)")
+        finally:
+            await conn.close()
+        server_pid = pg.pid
+    assert pg.pid is None
+    assert server_pid is not None and not Path(f"/proc/{server_pid}").exists()
+
+    # Same data dir, another port: no initdb, same data.
+    again = EmbeddedPostgres(data_dir, find_free_port(0), fast=True)
+    try:
+        assert again.start().endswith("/docket")
+        assert not again.initialized
+        assert await _count_rows(again.dsn) == 2
+    finally:
+        again.stop()
+    again.stop()  # idempotent
+
+
+def test_postgres_refuses_a_live_owner_then_reclaims_its_orphan(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "postgres", find_free_port(0)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-c", HOLDER, str(data_dir), str(port)]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as holder:
+        assert holder.stdout is not None
+        try:
+            assert holder.stdout.readline().strip().endswith(f":{port}/docket")
+            with pytest.raises(RuntimeError, match="already running for process"):
+                EmbeddedPostgres(data_dir, find_free_port(0), fast=True).start()
+        finally:
+            holder.kill()  # dies hard: its Postgres lives on as an orphan
+    orphan = int((tmp_path / "postgres.owner").read_text().split()[0])
+    assert _is_postgres(orphan)
+    with EmbeddedPostgres(data_dir, find_free_port(0), fast=True) as pg:
+        assert not _is_postgres(orphan)
+        assert pg.pid not in (None, orphan)
+    assert not (tmp_path / "postgres.owner").exists()
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+async def test_temporal_dev_server_serves_the_namespace(tmp_path: Path) -> None:
+    server = TemporalDevServer(
+        tmp_path / "temporal", find_free_port(0), find_free_port(0), "docket", headless=True
+    )
+    address = server.start()
+    try:
+        assert address == f"127.0.0.1:{server.port}"
+        client = await Client.connect(address, namespace="docket")
+        assert [wf async for wf in client.list_workflows()] == []
+    finally:
+        server.stop()
+    assert server.pid is None
+    assert (tmp_path / "temporal" / "temporal.sqlite").exists()
