@@ -1,9 +1,10 @@
 """JobActivities: status transitions and the parse step, holding the pool and storage."""
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,16 @@ def chunking_options(parameters: dict[str, Any]) -> ChunkingOptions:
 async def read_pages(path: Path, mime_type: str) -> list[Page]:
     """Parse page by page in a worker thread, heartbeating with the progress after each."""
     pages: list[Page] = []
-    generator: Iterator[Page] = iter_pages(path, mime_type)
-    while (page := await asyncio.to_thread(next, generator, None)) is not None:
-        pages.append(page)
-        activity.heartbeat(len(pages))
+    generator: Generator[Page, None, None] = iter_pages(path, mime_type)
+    try:
+        while (page := await asyncio.to_thread(next, generator, None)) is not None:
+            pages.append(page)
+            activity.heartbeat(len(pages))
+    finally:
+        # Release the document now; if a cancel interrupted a page still being read in
+        # its thread, the generator is busy and is closed when that thread lets go of it.
+        with contextlib.suppress(ValueError):
+            generator.close()
     return pages
 
 
@@ -95,7 +102,9 @@ class JobActivities:
                 pages = await read_pages(path, item.mime_type)
                 options = chunking_options(item.parameters)
                 chunks = await asyncio.to_thread(chunk_pages, pages, options)
-            except ParseError as err:
+            except (ParseError, ValueError, TypeError) as err:
+                # ValueError/TypeError: parameters the engine rejects (the API validates
+                # them first, but rows written by older versions may still carry them).
                 raise parse_failure(f"cannot parse {item.filename}: {err}") from err
             document = results.ParsedDocument(
                 result_id=new_id(IdPrefix.PARSE_RESULT),

@@ -49,7 +49,6 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state is not None:
-            app.state.docket = state
             yield
             return
         pool = await create_pool(settings)
@@ -66,6 +65,8 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         version="0.4.5",
         lifespan=lifespan,
     )
+    if state is not None:
+        app.state.docket = state
     errors.install(app)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     for router in (projects.router, files.router, parse.router, jobs.router):

@@ -7,6 +7,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
+from db.pagination import InvalidCursor
+
 log = logging.getLogger(__name__)
 
 DATABASE_DOWN = (
@@ -36,7 +38,21 @@ async def temporal_unavailable(request: Request, exc: Exception) -> JSONResponse
     return unavailable("the workflow service (Temporal) is unavailable; retry shortly")
 
 
+async def invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
+    token = request.query_params.get("continuation_token")
+    detail = [
+        {
+            "loc": ["query", "continuation_token"],
+            "msg": str(exc),
+            "type": "value_error",
+            "input": token,
+        }
+    ]
+    return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(InvalidCursor, invalid_cursor)
     for exc_type in DATABASE_DOWN:
         app.add_exception_handler(exc_type, database_unavailable)
     app.add_exception_handler(RPCError, temporal_unavailable)

@@ -101,6 +101,19 @@ def sort_key_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def cursor_key_value(key: str, key_cast: str) -> Any:
+    """The cursor's sort key as the value Postgres expects; a forged key is InvalidCursor."""
+    if key_cast != "timestamptz":
+        return key
+    try:
+        value = datetime.fromisoformat(key)
+    except ValueError as exc:
+        raise InvalidCursor("continuation_token is not a valid token") from exc
+    if value.tzinfo is None:
+        raise InvalidCursor("continuation_token is not a valid token")
+    return value
+
+
 def build_page_query(
     select: str, filters: Filters, page: PageRequest, key_cast: str, alias: str
 ) -> PageQuery:

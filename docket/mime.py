@@ -1,70 +1,88 @@
-"""Document types: detected from the first bytes, then the filename extension.
+"""Mime-type detection from magic bytes and file names.
 
-Lives in the core because the API decides at upload/parse time what the engine can parse
-(a 422 at creation beats a job that fails later)."""
+In the core because both the API (a 422 at parse creation beats a job that fails later)
+and the parse engine need it."""
 
-import zipfile
-from io import BytesIO
-from pathlib import PurePosixPath
+from __future__ import annotations
 
-PDF = "application/pdf"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-HTML = "text/html"
-TEXT = "text/plain"
-MARKDOWN = "text/markdown"
-UNKNOWN = "application/octet-stream"
+PDF_MIME = "application/pdf"
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+HTML_MIME = "text/html"
+TEXT_MIME = "text/plain"
+MARKDOWN_MIME = "text/markdown"
+UNKNOWN_MIME = "application/octet-stream"
 
-PARSEABLE: frozenset[str] = frozenset({PDF, DOCX, HTML, TEXT, MARKDOWN})
+SUPPORTED_MIME_TYPES: frozenset[str] = frozenset(
+    {PDF_MIME, DOCX_MIME, HTML_MIME, TEXT_MIME, MARKDOWN_MIME}
+)
 
-BY_EXTENSION = {
-    ".pdf": PDF,
-    ".docx": DOCX,
-    ".html": HTML,
-    ".htm": HTML,
-    ".txt": TEXT,
-    ".text": TEXT,
-    ".md": MARKDOWN,
-    ".markdown": MARKDOWN,
+_EXTENSIONS: dict[str, str] = {
+    "pdf": PDF_MIME,
+    "docx": DOCX_MIME,
+    "html": HTML_MIME,
+    "htm": HTML_MIME,
+    "txt": TEXT_MIME,
+    "md": MARKDOWN_MIME,
+    "markdown": MARKDOWN_MIME,
 }
-ZIP_MAGIC = b"PK\x03\x04"
+
+# Clients send a few non-canonical spellings; mapping them here keeps the engine's dispatch
+# table small.
+_ALIASES: dict[str, str] = {
+    "text/x-markdown": MARKDOWN_MIME,
+    "application/xhtml+xml": HTML_MIME,
+}
+
+_SNIFF_WINDOW = 1024
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _looks_like_docx(head: bytes) -> bool:
-    # The head may be truncated; a DOCX names `word/` in its first local file headers.
-    if b"word/" in head or b"[Content_Types].xml" in head:
-        return True
+def normalize_mime_type(mime_type: str) -> str:
+    """Lower-case, drop parameters such as `; charset=utf-8`, resolve known aliases."""
+    base = mime_type.split(";", 1)[0].strip().lower()
+    return _ALIASES.get(base, base)
+
+
+def _extension(filename: str) -> str:
+    # Uploads may carry Windows paths; only the last component's suffix matters.
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    if "." not in name.strip("."):
+        return ""
+    return name.rsplit(".", 1)[-1].strip().lower()
+
+
+def _strip_leading(head: bytes) -> bytes:
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+
+
+def _looks_like_html(head: bytes) -> bool:
+    window = _strip_leading(head[:_SNIFF_WINDOW]).lower()
+    return window.startswith((b"<!doctype html", b"<html")) or (
+        window.startswith(b"<?xml") and b"<html" in window
+    )
+
+
+def detect_mime_type(filename: str, head: bytes) -> str:
+    """Mime type from the first bytes of the file and its name.
+
+    Magic bytes win over the extension because file names are user-controlled and often wrong
+    (e.g. a PDF saved as `.txt`). Never raises: anything unexpected yields
+    `application/octet-stream`, which the caller reports as unsupported.
+    """
     try:
-        return any(n.startswith("word/") for n in zipfile.ZipFile(BytesIO(head)).namelist())
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return False
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if b"\x00" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as err:
-        # A multi-byte character cut at the end of the head is still text.
-        return err.start >= len(head) - 3
-    return True
-
-
-def detect(filename: str, head: bytes) -> str:
-    """Best guess of the mime type; never raises."""
-    by_name = BY_EXTENSION.get(PurePosixPath(filename.lower()).suffix)
-    if head.startswith(b"%PDF-"):
-        return PDF
-    if head.startswith(ZIP_MAGIC):
-        return DOCX if _looks_like_docx(head) else by_name or "application/zip"
-    lowered = head[:512].lstrip().lower()
-    if lowered.startswith((b"<!doctype html", b"<html")):
-        return HTML
-    if by_name in (TEXT, MARKDOWN, HTML) and _looks_like_text(head):
-        return by_name
-    if by_name is None and head and _looks_like_text(head):
-        return TEXT
-    if by_name in (PDF, DOCX):
-        # The name promises a binary format the bytes do not have: let the engine say so.
-        return by_name
-    return UNKNOWN
+        ext = _extension(filename)
+        # Only a leading header counts: a text file *mentioning* "%PDF-" must stay text. PDFs
+        # with junk before the header are still caught by their `.pdf` extension below.
+        if _strip_leading(head).startswith(b"%PDF-"):
+            return PDF_MIME
+        if head.startswith(_ZIP_MAGIC):
+            # The `word/` part name only shows up if the head is long enough to reach it, so
+            # a `.docx` name is accepted as the tie-breaker; other zips (xlsx, jar) are unknown.
+            if b"word/" in head or ext == "docx":
+                return DOCX_MIME
+            return UNKNOWN_MIME
+        if _looks_like_html(head):
+            return HTML_MIME
+        return _EXTENSIONS.get(ext, UNKNOWN_MIME)
+    except Exception:
+        return UNKNOWN_MIME

@@ -86,7 +86,7 @@ async def upload_file(
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(err)) from err
     if blob.size == 0:
         raise bad_request("the uploaded file is empty")
-    mime_type = mime.detect(filename, blob.head)
+    mime_type = mime.detect_mime_type(filename, blob.head)
     body = await files.insert(
         pool, new_id(IdPrefix.FILE), project_id, filename, blob.size, mime_type, blob.key
     )

@@ -53,12 +53,12 @@ async def create_parse_job(
     source = await files.get_row(pool, file_id, project_id, account)
     if source is None or source.status == "deleted":
         raise not_found("file", file_id)
-    if source.mime_type not in mime.PARSEABLE:
+    if source.mime_type not in mime.SUPPORTED_MIME_TYPES:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"file {file_id} ({source.filename}) has type {source.mime_type}, which the "
             f"{body.parameters.engine} engine cannot parse; "
-            f"supported: {', '.join(sorted(mime.PARSEABLE))}",
+            f"supported: {', '.join(sorted(mime.SUPPORTED_MIME_TYPES))}",
         )
     job = NewJob(
         id=new_id(IdPrefix.JOB),

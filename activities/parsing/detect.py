@@ -1,0 +1,25 @@
+"""Mime types the engine handles; detection itself lives in the core (`docket.mime`)."""
+
+from docket.mime import (
+    DOCX_MIME,
+    HTML_MIME,
+    MARKDOWN_MIME,
+    PDF_MIME,
+    SUPPORTED_MIME_TYPES,
+    TEXT_MIME,
+    UNKNOWN_MIME,
+    detect_mime_type,
+    normalize_mime_type,
+)
+
+__all__ = [
+    "DOCX_MIME",
+    "HTML_MIME",
+    "MARKDOWN_MIME",
+    "PDF_MIME",
+    "SUPPORTED_MIME_TYPES",
+    "TEXT_MIME",
+    "UNKNOWN_MIME",
+    "detect_mime_type",
+    "normalize_mime_type",
+]

@@ -1,0 +1,228 @@
+"""HTML reader (BeautifulSoup with the stdlib html.parser; lxml is deliberately not used)."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4.element import NavigableString, PreformattedString, Tag
+
+from .markdown import collapse_whitespace, markdown_table
+from .types import (
+    BLOCK_CODE,
+    BLOCK_HEADING,
+    BLOCK_LIST_ITEM,
+    BLOCK_TABLE,
+    BLOCK_TEXT,
+    Block,
+    Page,
+    ParseError,
+)
+
+_DROP = frozenset(
+    {"script", "style", "noscript", "template", "head", "svg", "math", "canvas", "iframe"}
+    | {"object", "embed", "select", "textarea"}
+)
+_HEADINGS = {f"h{level}": level for level in range(1, 7)}
+# Elements that separate blocks; their inline content (if any) becomes its own text block.
+_BLOCK_TAGS = frozenset(
+    {"html", "body", "div", "section", "article", "main", "header", "footer", "nav", "aside"}
+    | {"ul", "ol", "dl", "dt", "dd", "form", "fieldset", "legend", "figure", "figcaption"}
+    | {"blockquote", "details", "summary", "center", "address", "hgroup", "menu", "p"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "table", "hr"}
+)
+_BLOCK_TAG_LIST = sorted(_BLOCK_TAGS)
+_EMPHASIS = {"strong": "**", "b": "**", "em": "*", "i": "*"}
+_CODE = frozenset({"code", "kbd", "samp"})
+_LISTS = ["ul", "ol"]
+# <br> must survive whitespace collapsing, so it is carried as a private-use character.
+_BREAK = "\ue000"
+_EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
+_LANGUAGE = re.compile(r"^(?:language|lang)-(\S+)$")
+
+
+def _is_text(node: object) -> bool:
+    # Comments, doctypes, CDATA and processing instructions are PreformattedStrings.
+    return isinstance(node, NavigableString) and not isinstance(node, PreformattedString)
+
+
+def _wrap(inner: str, marker: str) -> str:
+    # Markdown emphasis must hug the text: "** x **" is not bold, so keep spaces outside.
+    match = _EDGES.match(inner)
+    if match is None or not match.group(2):
+        return inner
+    return f"{match.group(1)}{marker}{match.group(2)}{marker}{match.group(3)}"
+
+
+def _inline_tag(tag: Tag, exclude: frozenset[str] = frozenset()) -> str:
+    """Markdown for one element in inline context (emphasis, code, line breaks)."""
+    if tag.name in _DROP or tag.name in exclude:
+        return ""
+    if tag.name == "br":
+        return _BREAK
+    if tag.name in _CODE:
+        code = tag.get_text()
+        return _wrap(code, "``" if "`" in code else "`")
+    if tag.name in _EMPHASIS:
+        return _wrap(_inline(tag, exclude), _EMPHASIS[tag.name])
+    if tag.name in _BLOCK_TAGS:
+        # Block elements nested in inline context (e.g. <p> inside <li>) still need a word
+        # boundary around them.
+        return f" {_inline(tag, exclude)} "
+    return _inline(tag, exclude)
+
+
+def _inline(node: Tag, exclude: frozenset[str] = frozenset()) -> str:
+    """Markdown for a node's inline content."""
+    parts: list[str] = []
+    for child in node.children:
+        if _is_text(child):
+            parts.append(str(child))
+        elif isinstance(child, Tag):
+            parts.append(_inline_tag(child, exclude))
+    return "".join(parts)
+
+
+def _clean(text: str, breaks: str = "\n") -> str:
+    lines = (collapse_whitespace(line) for line in text.split(_BREAK))
+    return breaks.join(line for line in lines if line).strip()
+
+
+def _block(kind: str, content: str) -> Block:
+    return Block(type=kind, content=content, page_number=1, bbox=None, confidence=1.0)
+
+
+def _code_block(pre: Tag) -> str:
+    text = pre.get_text().strip("\n")
+    if not text.strip():
+        return ""
+    language = ""
+    for candidate in [pre, *pre.find_all("code", limit=1)]:
+        for css_class in candidate.get_attribute_list("class"):
+            match = _LANGUAGE.match(str(css_class or ""))
+            if match:
+                language = match.group(1)
+    fence = "~~~" if "```" in text else "```"
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _table(table: Tag) -> str:
+    rows: list[list[str]] = []
+    for row in table.find_all("tr"):
+        if row.find_parent("table") is not table:
+            continue  # a nested table's row; its text is already inside the outer cell
+        cells: list[str] = []
+        for cell in row.find_all(["td", "th"], recursive=False):
+            cells.append(_clean(_inline(cell), breaks=" "))
+            span = str(cell.get("colspan") or "1")
+            # Merged cells keep later columns aligned; the cap guards against absurd spans.
+            cells.extend([""] * (min(int(span), 100) - 1 if span.isdigit() else 0))
+        rows.append(cells)
+    return markdown_table(rows)
+
+
+class _Walker:
+    """Depth-first walk emitting one block per heading, paragraph, list item, pre and table."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self._buffer: list[str] = []
+        self._list_depth = 0
+
+    def flush(self) -> None:
+        text = _clean("".join(self._buffer))
+        self._buffer.clear()
+        if text:
+            self.blocks.append(_block(BLOCK_TEXT, text))
+
+    def walk(self, node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, Tag):
+                self._visit(child)
+            elif _is_text(child):
+                self._buffer.append(str(child))
+
+    def _visit(self, tag: Tag) -> None:
+        name = tag.name
+        if name in _DROP:
+            return
+        if name == "br":
+            self._buffer.append(_BREAK)
+            return
+        if name not in _BLOCK_TAGS and tag.find(_BLOCK_TAG_LIST) is None:
+            self._buffer.append(_inline_tag(tag))
+            return
+        self.flush()
+        if name in _HEADINGS:
+            text = _clean(_inline(tag), breaks=" ")
+            if text:
+                self.blocks.append(_block(BLOCK_HEADING, "#" * _HEADINGS[name] + " " + text))
+        elif name == "li":
+            self._list_item(tag)
+        elif name == "pre":
+            code = _code_block(tag)
+            if code:
+                self.blocks.append(_block(BLOCK_CODE, code))
+        elif name == "table":
+            table = _table(tag)
+            if table:
+                self.blocks.append(_block(BLOCK_TABLE, table))
+        else:
+            self.walk(tag)
+            self.flush()
+
+    def _list_item(self, item: Tag) -> None:
+        parent = item.parent
+        marker = "- "
+        if parent is not None and parent.name == "ol":
+            start = str(parent.get("start") or "1")
+            first = int(start) if start.isdigit() else 1
+            marker = f"{first + len(item.find_previous_siblings('li'))}. "
+        text = _clean(_inline(item, exclude=frozenset(_LISTS)), breaks=" ")
+        if text:
+            indent = "  " * self._list_depth
+            self.blocks.append(_block(BLOCK_LIST_ITEM, indent + marker + text))
+        self._list_depth += 1
+        try:
+            for nested in item.find_all(_LISTS):
+                if nested.find_parent("li") is item:
+                    self.walk(nested)
+                    self.flush()
+        finally:
+            self._list_depth -= 1
+
+
+def html_blocks(data: bytes | str) -> list[Block]:
+    with warnings.catch_warnings():
+        # bs4 warns about input that merely looks like a URL or XML; neither matters here and
+        # the service runs tests with warnings as errors.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(data, "html.parser")
+    walker = _Walker()
+    try:
+        walker.walk(soup)
+    except RecursionError as exc:
+        raise ParseError("The HTML document is nested too deeply to be parsed.") from exc
+    walker.flush()
+    return walker.blocks
+
+
+def _decode(data: bytes) -> str | bytes:
+    """UTF-8 if the bytes are valid UTF-8, else the raw bytes for BeautifulSoup to decode.
+
+    Valid UTF-8 is by far the most common case and a strong signal; BeautifulSoup's own
+    guessing (used for everything else, honouring <meta charset>) can mistake unusual
+    UTF-8 input for UTF-16.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data
+
+
+def iter_html_pages(path: Path) -> Iterator[Page]:
+    yield Page(number=1, blocks=html_blocks(_decode(path.read_bytes())))
