@@ -1,7 +1,10 @@
 """The embedded servers, with the real Postgres and Temporal binaries (no mocks)."""
 
+import http.client
+import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +13,7 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
+from docket.devstack import DevStack
 from docket.embedded import (
     EmbeddedPostgres,
     TemporalDevServer,
@@ -17,6 +21,7 @@ from docket.embedded import (
     temporal_cli_path,
     temporal_test_server_path,
 )
+from docket.settings import get_settings
 
 pytestmark = pytest.mark.timeout(90)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +126,49 @@ async def test_temporal_dev_server_serves_the_namespace(tmp_path: Path) -> None:
         server.stop()
     assert server.pid is None
     assert (tmp_path / "temporal" / "temporal.sqlite").exists()
+
+
+def _get_status(url: str) -> int:
+    host, _, port = url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port.split("/")[0]), timeout=5)
+    try:
+        conn.request("GET", "/" + port.partition("/")[2])
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_dev_stack_runs_everything_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    settings = get_settings(
+        data_dir=tmp_path / "dev",
+        database_url=None,
+        temporal_address=None,
+        secret_key=None,
+        api_port=0,
+        postgres_port=0,
+        temporal_port=0,
+        temporal_ui_port=0,
+        worker_graceful_shutdown_seconds=5,
+    )
+    stack = DevStack(settings)
+    try:
+        stack.start()
+        assert stack.postgres is not None and stack.temporal is not None
+        pids = [stack.postgres.pid, stack.temporal.pid, *(p.pid for p in stack.children.values())]
+        assert _get_status(f"{stack.api_url}/healthz") == 200
+        credentials = json.loads(stack.credentials_path.read_text())
+        assert credentials == stack.credentials
+        assert credentials["api_url"] == stack.api_url
+        for private in (stack.credentials_path, stack.data_dir / "secret_key"):
+            assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    finally:
+        stack.stop()
+    assert not [pid for pid in pids if pid is not None and Path(f"/proc/{pid}").exists()]
+
+    again = DevStack(settings)  # a second run keeps the cluster, the key and the secret
+    try:
+        again.start()
+        assert again.credentials["account_id"] == credentials["account_id"]
+        assert again.env["DOCKET_SECRET_KEY"] == (stack.data_dir / "secret_key").read_text().strip()
+    finally:
+        again.stop()

@@ -1,0 +1,43 @@
+# Developer tasks. Everything runs from a project virtualenv that `install` creates on demand
+# (from PyPI), so a machine needs only python3.11 (or python3), git and make.
+
+VENV ?= .venv
+PY = $(VENV)/bin/python
+PYTEST_ARGS ?= -q
+
+.PHONY: install run test test-slow lint bench clean
+
+install: $(VENV)/.installed
+
+# Re-installs whenever pyproject.toml changes; the stamp records the last successful install.
+$(VENV)/.installed: pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+		if command -v python3.11 >/dev/null 2>&1; then python3.11 -m venv $(VENV); \
+		else python3 -m venv $(VENV); fi; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Embedded Postgres + Temporal + worker + API; DOCKET_* settings pass through the environment.
+run: install
+	$(PY) -m docket dev
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-slow: install
+	$(PY) -m pytest $(PYTEST_ARGS) -m slow
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+bench: install
+	$(PY) -m bench
+
+# Build and tool caches only: the virtualenv and the dev data dir (.docket) are kept.
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

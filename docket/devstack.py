@@ -1,0 +1,298 @@
+"""`docket dev`: Postgres, Temporal, the worker and the API on one machine, with no setup.
+
+`DevStack` owns the processes (reusable by tests and the bench); `run_dev` adds signal
+handling and the banner. Everything lives under `settings.data_dir`.
+"""
+
+import contextlib
+import http.client
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from docket.embedded import (
+    EmbeddedPostgres,
+    TemporalDevServer,
+    find_free_port,
+    reclaim_orphan,
+    record_owner,
+)
+from docket.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 60.0
+# After a terminal Ctrl-C the children got SIGINT too (same process group): let them finish
+# on their own for a moment, since a second signal makes uvicorn skip its graceful drain.
+SIGINT_GRACE = 3.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+CHILDREN = ("worker", "api")
+
+
+class StartupError(RuntimeError):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _exit_status(code: int) -> int:
+    """A shell-style status for a process that should not have exited: never 0."""
+    return 128 - code if code < 0 else code or 1
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret readable by the owner only; atomically, so no reader sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    tmp.chmod(0o600)  # O_CREAT's mode does not apply to a leftover file
+    os.replace(tmp, path)
+
+
+def _client_host(bind_host: str) -> str:
+    """Where a local client reaches a server bound to `bind_host`."""
+    if bind_host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if bind_host == "::":
+        return "[::1]"
+    return f"[{bind_host}]" if ":" in bind_host else bind_host
+
+
+class DevStack:
+    """start() brings everything up and returns once the API answers /healthz; wait() blocks
+    until request_stop() or a process dies; stop() takes everything down (idempotent)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.credentials_path = self.data_dir / "credentials.json"
+        self.postgres: EmbeddedPostgres | None = None
+        self.temporal: TemporalDevServer | None = None
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.env: dict[str, str] = {}
+        self.api_url = ""
+        self.credentials: dict[str, str] = {}
+        self.stop_signal: int | None = None
+        self.stop_requested = False
+
+    def request_stop(self, signum: int = signal.SIGTERM, frame: object = None) -> None:
+        """Usable as a signal handler: only sets flags, which the waiting loops poll. (Not a
+        threading.Event: set() from a handler can deadlock on the lock wait() holds.)"""
+        self.stop_signal = self.stop_signal or signum
+        self.stop_requested = True
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, less if a stop is requested; returns stop_requested."""
+        deadline = time.monotonic() + seconds
+        while not self.stop_requested and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.stop_requested
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Processes of a run that was killed hard (SIGKILL) outlive it and hold its ports.
+        for name in CHILDREN:
+            reclaim_orphan(self._owner_file(name), f"-m docket {name} ", f"docket {name}")
+        database_url = self.settings.database_url or self._start_postgres()
+        temporal_address = self.settings.temporal_address or self._start_temporal()
+        host = self.settings.api_host
+        port = find_free_port(self.settings.api_port, host)
+        self.api_url = f"http://{_client_host(host)}:{port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "TEMPORAL_ADDRESS": temporal_address,
+            "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+            "DOCKET_DATA_DIR": str(self.data_dir),
+            "DOCKET_SECRET_KEY": self._secret_key(),
+            "DOCKET_API_HOST": host,
+            "DOCKET_API_PORT": str(port),
+            "DOCKET_LOG_LEVEL": self.settings.log_level,  # may come from a CLI flag
+        }
+        self._run_docket("migrate")
+        self.credentials = self._credentials()
+        for name in CHILDREN:
+            self._check_stop()
+            cmd = [sys.executable, "-m", "docket", name]
+            self.children[name] = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL)
+            record_owner(self._owner_file(name), self.children[name].pid)
+        self._wait_healthy()
+
+    def _owner_file(self, child: str) -> Path:
+        return self.data_dir / f"{child}.owner"
+
+    def _start_postgres(self) -> str:
+        self.postgres = EmbeddedPostgres(self.data_dir / "postgres", 0)
+        self.postgres.reclaim()  # before choosing ports: an orphan may hold the preferred one
+        self.postgres.port = find_free_port(self.settings.postgres_port)
+        return self.postgres.start()
+
+    def _start_temporal(self) -> str:
+        namespace = self.settings.temporal_namespace
+        self.temporal = TemporalDevServer(self.data_dir / "temporal", 0, 0, namespace)
+        self.temporal.reclaim()
+        self.temporal.port = find_free_port(self.settings.temporal_port)
+        self.temporal.ui_port = find_free_port(self.settings.temporal_ui_port)
+        return self.temporal.start()
+
+    def _secret_key(self) -> str:
+        if self.settings.secret_key is not None:
+            return self.settings.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        with contextlib.suppress(FileNotFoundError):
+            if secret := path.read_text().strip():
+                return secret  # kept across runs: download URLs already handed out stay valid
+        secret = secrets.token_urlsafe(32)
+        _write_private(path, secret + "\n")
+        return secret
+
+    def _run_docket(self, *args: str) -> str:
+        """Run a one-shot `python -m docket ...` to completion; returns its stdout."""
+        self._check_stop()
+        cmd = [sys.executable, "-m", "docket", *args]
+        done = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise StartupError(f"`docket {' '.join(args)}` failed", _exit_status(done.returncode))
+        return done.stdout.decode()
+
+    def _credentials(self) -> dict[str, str]:
+        stored: dict[str, str] = {}
+        with contextlib.suppress(OSError, ValueError):
+            stored = json.loads(self.credentials_path.read_text())
+        fresh_cluster = self.postgres is not None and self.postgres.initialized
+        if fresh_cluster and stored:
+            log.info("new database cluster: the key in %s is void", self.credentials_path)
+        if not stored.get("account_id") or not stored.get("api_key") or fresh_cluster:
+            output = self._run_docket("keys", "create", "--account", "dev", "--json")
+            try:
+                stored = json.loads(output.strip().splitlines()[-1])
+            except (ValueError, IndexError) as exc:
+                raise StartupError(f"unexpected `docket keys create` output: {output!r}") from exc
+        creds = {key: stored[key] for key in ("account_id", "api_key")}
+        creds = {"api_url": self.api_url, **creds}
+        _write_private(self.credentials_path, json.dumps(creds, indent=2) + "\n")
+        return creds
+
+    def _dead(self) -> tuple[str, int] | None:
+        """The first process of the stack that has exited, with its exit code."""
+        for name, proc in self.children.items():
+            if (code := proc.poll()) is not None:
+                return name, code
+        for server in (self.temporal, self.postgres):
+            if server is not None and (code := server.poll()) is not None:
+                return server.name, code
+        return None
+
+    def _check_stop(self) -> None:
+        if self.stop_requested:
+            raise StartupError("interrupted", 0)
+
+    def _healthy(self) -> bool:
+        host, _, port = self.api_url.removeprefix("http://").rpartition(":")
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while not self._healthy():
+            self._check_stop()
+            if dead := self._dead():
+                raise StartupError(f"{dead[0]} exited with code {dead[1]}", _exit_status(dead[1]))
+            if time.monotonic() > deadline:
+                raise StartupError(f"{self.api_url}/healthz not OK after {HEALTH_TIMEOUT:.0f}s")
+            time.sleep(0.2)
+
+    def wait(self) -> int:
+        """Block until request_stop() (returns 0) or a process dies (returns its status)."""
+        while not self._sleep(0.25):
+            dead = self._dead()
+            # A Ctrl-C may stop a child before our own handler has run: give the flag a moment.
+            if dead and not self._sleep(0.5):
+                log.error("%s exited with code %s; stopping the dev stack", *dead)
+                return _exit_status(dead[1])
+        log.info("received %s; stopping", signal.Signals(self.stop_signal or signal.SIGTERM).name)
+        return 0
+
+    def stop(self) -> None:
+        """Stop the API and the worker, then Temporal, then Postgres. Idempotent."""
+        grace = self.settings.worker_graceful_shutdown_seconds + 5
+        deadline = time.monotonic() + grace
+        if self.stop_signal == signal.SIGINT:
+            self._wait_children(min(deadline, time.monotonic() + SIGINT_GRACE))
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.terminate()
+        if not self._wait_children(deadline):
+            for name, proc in self.children.items():
+                if proc.poll() is None:
+                    log.warning("%s did not stop within %.0fs; killing it", name, grace)
+                    proc.kill()
+            self._wait_children(time.monotonic() + 5)
+        for name in self.children:
+            self._owner_file(name).unlink(missing_ok=True)
+        self.children.clear()
+        for server in (self.temporal, self.postgres):
+            if server is not None:
+                server.stop()
+
+    def _wait_children(self, deadline: float) -> bool:
+        """Wait until every child has exited or `deadline` passes; True if all exited."""
+        while any(proc.poll() is None for proc in self.children.values()):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def banner(self) -> str:
+        external = f"(external Temporal at {self.env.get('TEMPORAL_ADDRESS')})"
+        ui = self.temporal.ui_url if self.temporal else external
+        return (
+            "\nDocket dev stack is up\n"
+            f"  API:          {self.api_url}\n"
+            f"  API docs:     {self.api_url}/docs\n"
+            f"  Temporal UI:  {ui}\n"
+            f"  Account:      {self.credentials['account_id']}\n"
+            f"  API key:      {self.credentials['api_key']}\n"
+            f"  Credentials:  {self.credentials_path}\n"
+            "Press Ctrl-C to stop.\n\n"
+        )
+
+
+def run_dev(settings: Settings) -> int:
+    """`docket dev`: run the stack until SIGINT/SIGTERM/SIGHUP or until a process dies."""
+    stack = DevStack(settings)
+    previous = {sig: signal.signal(sig, stack.request_stop) for sig in STOP_SIGNALS}
+    try:
+        stack.start()
+        ui = stack.temporal.ui_url if stack.temporal else None
+        # The API key only goes to the terminal banner, not to logs that may be collected.
+        log.info("ready: api=%s docs=%s/docs temporal_ui=%s", stack.api_url, stack.api_url, ui)
+        log.info(
+            "account %s; credentials in %s", stack.credentials["account_id"], stack.credentials_path
+        )
+        sys.stdout.write(stack.banner())
+        sys.stdout.flush()
+        return stack.wait()
+    except (RuntimeError, OSError) as exc:
+        if stack.stop_requested:  # a Ctrl-C during startup also kills the servers: not an error
+            log.info("interrupted during startup; stopping")
+            return 0
+        log.error("docket dev failed: %s", exc)
+        return exc.code if isinstance(exc, StartupError) else 1
+    finally:
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
