@@ -131,9 +131,8 @@ def build_page_query(
         if page.sort_by == "id":
             scan.add(f"{id_col} {op} {{}}", page.cursor.id)
         else:
-            scan.add(
-                f"({col}, {id_col}) {op} ({{}}::{key_cast}, {{}})", page.cursor.key, page.cursor.id
-            )
+            key = cursor_key_value(page.cursor.key, key_cast)
+            scan.add(f"({col}, {id_col}) {op} ({{}}, {{}})", key, page.cursor.id)
     order = "ASC" if ascending else "DESC"
     order_by = f"{id_col} {order}" if page.sort_by == "id" else f"{col} {order}, {id_col} {order}"
     scan.params.append(page.page_size + 1)
