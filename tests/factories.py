@@ -15,7 +15,8 @@ async def insert_job(
     """A job row with no workflow behind it, forced into `status`."""
     job_id = new_id(IdPrefix.JOB)
     await jobs.insert(
-        pool, NewJob(job_id, project, operation, "file_" + "0" * 32, uuid.uuid4().hex, parameters={})
+        pool,
+        NewJob(job_id, project, operation, "file_" + "0" * 32, uuid.uuid4().hex, parameters={}),
     )
     if status != "pending":
         completed = status not in ("pending", "running")
