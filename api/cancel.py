@@ -7,14 +7,15 @@
 | terminal  | nothing                                            | 400  |
 """
 
+import asyncpg
 from fastapi import HTTPException, Response, status
 from temporalio.client import Client
 
 from api.responses import not_found, raw_json
 from api.workflow_start import cancel_quietly, request_cancel
-from db import jobs
+from db import batches, jobs
 from db.jobs import Conn, Transition
-from docket.enums import HistoryStatus, JobStatus
+from docket.enums import HistoryStatus, JobOperationType, JobStatus
 
 # A job changes state at most twice (pending → running → terminal), so the loop that
 # re-reads after a lost compare-and-set settles within three rounds.
@@ -29,12 +30,13 @@ def cancelled_step(reason: str | None) -> Transition:
 async def cancel_job(
     pool: Conn, temporal: Client, job_id: str, project_id: str, account: str, reason: str | None
 ) -> Response:
-    current = await jobs.status_of(pool, job_id, project_id, account)
-    if current is None:
+    state = await jobs.state_of(pool, job_id, project_id, account)
+    if state is None:
         raise not_found("job", job_id)
+    current, operation = state
     for _ in range(MAX_ROUNDS):
         if current is JobStatus.PENDING:
-            if await jobs.transition(pool, job_id, cancelled_step(reason)):
+            if await _cancel_pending(pool, job_id, operation, reason):
                 await cancel_quietly(temporal, job_id, reason)
                 return await _entity(pool, job_id, project_id, account, status.HTTP_200_OK)
         elif current is JobStatus.CANCELLED:
@@ -55,6 +57,17 @@ async def cancel_job(
         assert refreshed is not None  # jobs are never deleted
         current = refreshed
     raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} kept changing; retry")
+
+
+async def _cancel_pending(
+    pool: Conn, job_id: str, operation: JobOperationType, reason: str | None
+) -> bool:
+    if operation is not JobOperationType.BATCH_PARSE:
+        return await jobs.transition(pool, job_id, cancelled_step(reason))
+    assert isinstance(pool, asyncpg.Pool)
+    async with pool.acquire() as conn:
+        # The batch and every child, in one transaction: none of them will ever start.
+        return await batches.cancel_batch_pending(conn, job_id, reason)
 
 
 def _orphan_cancel(reason: str | None) -> Transition:

@@ -1,14 +1,16 @@
 """Wire models (Pydantic v2), exactly as the Dex contract names them. Responses are mostly
 rendered as JSON by Postgres; these models document and validate the shapes."""
 
+from collections import Counter
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from docket.enums import FileStatus, JobOperationType, JobStatus, ProjectStatus
 
 ENGINES = ("docket",)
+MAX_BATCH_DOCUMENTS = 10_000
 
 
 class JobHistoryEvent(BaseModel):
@@ -149,6 +151,22 @@ class ParseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source_document_id: str = Field(pattern=r"^file_[0-9a-f]{32}$")
     parameters: ParseParameters = Field(default_factory=ParseParameters)
+
+
+class BatchParseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source_document_ids: list[Annotated[str, Field(pattern=r"^file_[0-9a-f]{32}$")]] = Field(
+        min_length=1, max_length=MAX_BATCH_DOCUMENTS
+    )
+    parameters: ParseParameters = Field(default_factory=ParseParameters)
+
+    @field_validator("source_document_ids")
+    @classmethod
+    def unique(cls, ids: list[str]) -> list[str]:
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+        if repeated:
+            raise ValueError(f"duplicate source_document_ids: {', '.join(repeated[:10])}")
+        return ids
 
 
 class BBox(BaseModel):

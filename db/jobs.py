@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
-from docket.enums import JobStatus, sources_of
+from docket.enums import JobOperationType, JobStatus, sources_of
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -22,17 +22,33 @@ HISTORY_JSON = """COALESCE((
     FROM job_events e WHERE e.job_id = j.id), '[]'::json)"""
 
 
-def job_json(history: str) -> str:
+# Progress of a batch, counted from its children in one snapshot (see db/batches.py).
+PROGRESS_JSON = """CASE WHEN j.operation = 'batch_parse' THEN (
+    SELECT json_build_object(
+        'total', count(*),
+        'succeeded', count(*) FILTER (WHERE c.status = 'succeeded'),
+        'failed', count(*) FILTER (WHERE c.status = 'failed'),
+        'cancelled', count(*) FILTER (WHERE c.status = 'cancelled'),
+        'pending', count(*) FILTER (WHERE c.status IN ('pending', 'running')),
+        'child_jobs', COALESCE(json_agg(json_build_object(
+            'source_document_id', c.source_id, 'job_id', c.id, 'status', c.status,
+            'parse_result_id', c.result->>'parse_result_id', 'error', c.error) ORDER BY c.id),
+            '[]'::json))
+    FROM jobs c WHERE c.parent_job_id = j.id) END"""
+
+
+def job_json(history: str, progress: str) -> str:
     return f"""json_build_object(
     'id', j.id, 'project_id', j.project_id, 'object', 'job', 'operation', j.operation,
     'status', j.status, 'source_id', j.source_id, 'correlation_id', j.correlation_id,
     'created_at', j.created_at, 'started_at', j.started_at, 'completed_at', j.completed_at,
-    'result', j.result, 'progress', NULL, 'error', j.error, 'history', {history})::text"""
+    'result', j.result, 'progress', {progress}, 'error', j.error, 'history', {history})::text"""
 
 
-JOB_WITH_HISTORY = job_json(HISTORY_JSON)
-# Lists leave history out (null): a page of 100 jobs stays one cheap index scan.
-JOB_WITHOUT_HISTORY = job_json("NULL")
+JOB_WITH_HISTORY = job_json(HISTORY_JSON, PROGRESS_JSON)
+# Lists leave history and progress out (null): a page of 100 jobs stays one cheap index
+# scan, whatever the size of the batches on it. GET one job for both.
+JOB_WITHOUT_HISTORY = job_json("NULL", "NULL")
 
 IN_ACCOUNT = """j.project_id = $2
     AND EXISTS (SELECT 1 FROM projects p WHERE p.id = j.project_id AND p.account_id = $3)"""
@@ -48,7 +64,7 @@ INSERT INTO job_events (job_id, step, status, details)
 SELECT id, 'Job created', 'created', $8::jsonb FROM job
 """
 GET_JOB = f"SELECT {JOB_WITH_HISTORY} FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
-GET_STATUS = f"SELECT j.status FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
+GET_STATE = f"SELECT j.status, j.operation FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
 GET_STATUS_UNSCOPED = "SELECT status FROM jobs WHERE id = $1"
 
 TRANSITION = """
@@ -83,6 +99,19 @@ RETURNING id
 CANCEL_REASON = """
 SELECT details->>'reason' FROM job_events
 WHERE job_id = $1 AND dedupe_key = 'cancel_requested'
+"""
+# A job whose workflow could not be started, with any children it has: failed, not left
+# looking runnable.
+FAIL_UNSTARTED = """
+WITH moved AS (
+    UPDATE jobs SET status = 'failed', completed_at = clock_timestamp(), error = $2
+    WHERE (id = $1 OR parent_job_id = $1) AND status = 'pending'
+    RETURNING id
+), events AS (
+    INSERT INTO job_events (job_id, step, status, details)
+    SELECT id, 'Job failed', 'failed', NULL FROM moved
+)
+SELECT count(*) FROM moved
 """
 APPEND_EVENT = """
 INSERT INTO job_events (job_id, step, status, details, duration_ms)
@@ -124,9 +153,11 @@ async def get(conn: Conn, job_id: str, project_id: str, account_id: str) -> str 
     return body
 
 
-async def status_of(conn: Conn, job_id: str, project_id: str, account_id: str) -> JobStatus | None:
-    status = await conn.fetchval(GET_STATUS, job_id, project_id, account_id)
-    return None if status is None else JobStatus(status)
+async def state_of(
+    conn: Conn, job_id: str, project_id: str, account_id: str
+) -> tuple[JobStatus, JobOperationType] | None:
+    row = await conn.fetchrow(GET_STATE, job_id, project_id, account_id)
+    return None if row is None else (JobStatus(row["status"]), JobOperationType(row["operation"]))
 
 
 async def status_unscoped(conn: Conn, job_id: str) -> JobStatus | None:
@@ -162,6 +193,11 @@ async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
         dumps(change.details),
     )
     return bool(moved)
+
+
+async def fail_unstarted(conn: Conn, job_id: str, error: str) -> int:
+    moved: int = await conn.fetchval(FAIL_UNSTARTED, job_id, error)
+    return moved
 
 
 async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -> bool:

@@ -27,9 +27,13 @@ WHERE r.id = $1 AND r.project_id = $2
 """
 
 WORK_ITEM = """
-SELECT j.status, j.project_id, j.source_id, j.parameters::text AS parameters,
+SELECT j.status, j.project_id, j.source_id,
+       COALESCE(b.parameters, j.parameters)::text AS parameters,
        f.storage_key, f.mime_type, f.filename, f.status AS file_status
-FROM jobs j LEFT JOIN files f ON f.id = j.source_id AND f.project_id = j.project_id
+FROM jobs j
+LEFT JOIN files f ON f.id = j.source_id AND f.project_id = j.project_id
+-- A batch's children read the parameters stored once on the batch row.
+LEFT JOIN jobs b ON b.id = j.parent_job_id
 WHERE j.id = $1
 """
 

@@ -15,6 +15,9 @@ class ActivityName(StrEnum):
     PARSE_DOCUMENT = "parse_document"
     CANCEL_JOB = "cancel_job"
     FAIL_JOB = "fail_job"
+    NEXT_PENDING_CHILDREN = "next_pending_children"
+    CANCEL_PENDING_CHILDREN = "cancel_pending_children"
+    FINISH_BATCH = "finish_batch"
 
 
 PARSE_ERROR_TYPE = "ParseError"
@@ -53,3 +56,41 @@ class ParseOutcome:
     parse_result_id: str | None = None
     page_count: int = 0
     chunk_count: int = 0
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """A batch_parse job. The documents and parameters live in Postgres (child rows and
+    the batch row), so this input stays tiny however large the batch is."""
+
+    job_id: str
+    heartbeat_timeout_seconds: float = 10.0
+    max_concurrency: int = 100
+    # Children started per workflow run before continue-as-new keeps history bounded.
+    children_per_run: int = 500
+    # Carried across continue-as-new: children are started in id order after this one.
+    after_child_id: str = ""
+    started: bool = False
+
+
+@dataclass(frozen=True)
+class ChildPageRequest:
+    batch_id: str
+    after_child_id: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class FinishBatchInput:
+    job_id: str
+    cancelled: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    status: str
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     max_concurrent_activities: int = Field(default=50, ge=1)
 
+    # Batch fan-out: children in flight per batch, and children per workflow run before
+    # continue-as-new (keeps each run's event history far below Temporal's limits).
+    batch_max_concurrency: int = Field(default=100, ge=1, le=1000)
+    batch_children_per_run: int = Field(default=500, ge=1, le=2000)
+
     log_level: str = "INFO"
 
     @property

@@ -11,26 +11,28 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.batches import BatchActivities
 from activities.jobs import JobActivities
 from db.pool import create_pool
 from docket.settings import Settings
 from docket.storage import FileStorage
 from docket.temporal import connect
+from workflows.batch import BatchParseWorkflow
 from workflows.parse import ParseWorkflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (ParseWorkflow,)
+WORKFLOWS: Sequence[type] = (ParseWorkflow, BatchParseWorkflow)
 
 
 def build_worker(
-    client: Client, settings: Settings, activities: JobActivities, task_queue: str | None = None
+    client: Client, settings: Settings, activities: list[Any], task_queue: str | None = None
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities.all(),
+        activities=activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         # The throttle bounds how long a cancel waits for the next heartbeat (see Settings).
         max_heartbeat_throttle_interval=settings.heartbeat_throttle,
@@ -39,8 +41,10 @@ def build_worker(
     )
 
 
-def job_activities(pool: Any, settings: Settings) -> JobActivities:
-    return JobActivities(pool, FileStorage(settings.storage_dir), settings.heartbeat_throttle)
+def job_activities(pool: Any, settings: Settings) -> list[Any]:
+    """Every activity the workflows call, bound to one pool."""
+    jobs = JobActivities(pool, FileStorage(settings.storage_dir), settings.heartbeat_throttle)
+    return [*jobs.all(), *BatchActivities(pool).all()]
 
 
 async def run_worker(settings: Settings) -> None:

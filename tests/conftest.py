@@ -6,6 +6,8 @@ query is scoped by them, so no test sees another's rows.
 """
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,8 +36,12 @@ from docket.worker import build_worker, job_activities
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("docket-data")
+def data_dir() -> Iterator[Path]:
+    # Not under pytest's basetemp: pytest resets its root to mode 0700, which would lock
+    # out the unprivileged user the embedded Postgres runs as whenever we run as root.
+    path = Path(tempfile.mkdtemp(prefix="docket-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

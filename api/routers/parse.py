@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from temporalio.service import RPCError
 
 from api.auth import AccountDep
 from api.deps import PoolDep, SettingsDep, TemporalDep
@@ -19,18 +18,19 @@ from api.params import (
 )
 from api.responses import found, not_found, raw_list
 from api.schemas import (
+    BatchParseRequest,
     JobEntity,
     ListResponse,
     ParseRequest,
     ParseResult,
     ParseResultSummary,
 )
-from api.workflow_start import start_parse
-from db import files, jobs, results
-from db.jobs import NewJob, Transition
+from api.workflow_start import launch, start_batch, start_parse
+from db import batches, files, jobs, results
+from db.jobs import NewJob
 from db.pagination import SortOrder
 from docket import mime
-from docket.enums import HistoryStatus, JobOperationType, JobStatus
+from docket.enums import JobOperationType
 from docket.ids import IdPrefix, new_id
 
 router = APIRouter(prefix="/v1/projects/{project_id}/parse", tags=["Parse"])
@@ -54,11 +54,8 @@ async def create_parse_job(
     if source is None or source.status == "deleted":
         raise not_found("file", file_id)
     if source.mime_type not in mime.SUPPORTED_MIME_TYPES:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"file {file_id} ({source.filename}) has type {source.mime_type}, which the "
-            f"{body.parameters.engine} engine cannot parse; "
-            f"supported: {', '.join(sorted(mime.SUPPORTED_MIME_TYPES))}",
+        raise unparseable(
+            [f"{file_id} ({source.filename}, {source.mime_type})"], body.parameters.engine
         )
     job = NewJob(
         id=new_id(IdPrefix.JOB),
@@ -69,22 +66,67 @@ async def create_parse_job(
         parameters=body.parameters.model_dump(mode="json"),
     )
     await jobs.insert(pool, job, {"engine": body.parameters.engine})
-    try:
-        await start_parse(temporal, settings, job.id)
-    except RPCError as err:
-        # Never leave a row that looks runnable without a workflow behind it.
-        await jobs.transition(
-            pool,
-            job.id,
-            Transition(
-                JobStatus.FAILED,
-                "Job failed",
-                HistoryStatus.FAILED,
-                error=f"could not start the job: Temporal unavailable ({err.status.name})",
-            ),
-        )
-        raise
+    await launch(pool, job.id, start_parse(temporal, settings, job.id))
     return found(await jobs.get(pool, job.id, project_id, account), "job", job.id)
+
+
+@router.post("/batch", response_model=JobEntity, summary="Create Batch Parse Job")
+async def create_batch_parse_job(
+    project_id: ProjectId,
+    body: BatchParseRequest,
+    account: AccountDep,
+    pool: PoolDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    x_correlation_id: CorrelationId = None,
+) -> Response:
+    """One `parse` child job per document, run with bounded concurrency; `progress` counts
+    the children by status."""
+    await require_active_project(pool, project_id, account)
+    ids = body.source_document_ids
+    rows = {row["id"]: row for row in await batches.parseable_files(pool, project_id, ids)}
+    missing = [file_id for file_id in ids if file_id not in rows]
+    if missing:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"{len(missing)} source document(s) not found in project {project_id}: "
+            + listing(missing),
+        )
+    bad = [
+        f"{r['id']} ({r['filename']}, {r['mime_type']})"
+        for r in rows.values()
+        if r["mime_type"] not in mime.SUPPORTED_MIME_TYPES
+    ]
+    if bad:
+        raise unparseable(bad, body.parameters.engine)
+    batch = NewJob(
+        id=new_id(IdPrefix.JOB),
+        project_id=project_id,
+        operation=JobOperationType.BATCH_PARSE,
+        source_id=None,
+        correlation_id=x_correlation_id or uuid.uuid4().hex,
+        parameters=body.parameters.model_dump(mode="json"),
+    )
+    async with pool.acquire() as conn:
+        await batches.insert_batch(conn, batch, [new_id(IdPrefix.JOB) for _ in ids], ids)
+    await launch(pool, batch.id, start_batch(temporal, settings, batch.id))
+    return found(await jobs.get(pool, batch.id, project_id, account), "job", batch.id)
+
+
+LISTED = 20
+
+
+def listing(items: list[str]) -> str:
+    shown = ", ".join(items[:LISTED])
+    return shown if len(items) <= LISTED else f"{shown} and {len(items) - LISTED} more"
+
+
+def unparseable(files: list[str], engine: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        f"the {engine} engine cannot parse {listing(files)}; "
+        f"supported types: {', '.join(sorted(mime.SUPPORTED_MIME_TYPES))}",
+    )
 
 
 @router.get(

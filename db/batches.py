@@ -1,0 +1,129 @@
+"""Batch parse jobs: a parent row with one child `parse` row per document.
+
+Progress is never stored: it is counted from the children's rows in one snapshot, so it is
+exact at every moment however many children finish concurrently (each child's own
+conditional UPDATE is the only write), and `total = succeeded + failed + cancelled + pending`
+holds by construction.
+"""
+
+import json
+from typing import Any
+
+import asyncpg
+
+from db.jobs import Conn, NewJob, Transition, insert, transition
+from docket.enums import HistoryStatus, JobStatus
+
+# Children are created in two set-based statements (rows, then their `created` events).
+INSERT_CHILDREN = """
+WITH children AS (
+    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id)
+    SELECT c.id, $2, 'parse', c.source_id, $3, $1
+    FROM unnest($4::text[], $5::text[]) AS c(id, source_id)
+    RETURNING id
+)
+INSERT INTO job_events (job_id, step, status, details)
+SELECT id, 'Job created', 'created', json_build_object('batch_job_id', $1::text)::jsonb
+FROM children
+"""
+
+NEXT_PENDING = """
+SELECT id FROM jobs
+WHERE parent_job_id = $1 AND status = 'pending' AND id > $2
+ORDER BY id LIMIT $3
+"""
+
+CANCEL_PENDING = """
+WITH moved AS (
+    UPDATE jobs SET status = 'cancelled', completed_at = clock_timestamp()
+    WHERE parent_job_id = $1 AND status = 'pending'
+    RETURNING id
+), events AS (
+    INSERT INTO job_events (job_id, step, status, details)
+    SELECT id, 'Job cancelled', 'cancelled', $2::jsonb FROM moved
+)
+SELECT count(*) FROM moved
+"""
+
+COUNTS = """
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE status IN ('pending', 'running')) AS pending
+FROM jobs WHERE parent_job_id = $1
+"""
+
+PARSEABLE_FILES = """
+SELECT id, mime_type, filename FROM files
+WHERE project_id = $1 AND id = ANY($2::text[]) AND status <> 'deleted'
+"""
+
+
+async def insert_batch(
+    conn: asyncpg.Connection, batch: NewJob, child_ids: list[str], sources: list[str]
+) -> None:
+    """The batch row and all its children, in one transaction."""
+    async with conn.transaction():
+        await insert(conn, batch, {"documents": len(sources)})
+        await conn.execute(
+            INSERT_CHILDREN, batch.id, batch.project_id, batch.correlation_id, child_ids, sources
+        )
+
+
+async def next_pending(conn: Conn, batch_id: str, after: str, limit: int) -> list[str]:
+    return [row["id"] for row in await conn.fetch(NEXT_PENDING, batch_id, after, limit)]
+
+
+async def cancel_pending_children(conn: Conn, batch_id: str) -> int:
+    """Pending children become `cancelled` at once: they will never start."""
+    details = json.dumps({"reason": "batch cancelled", "batch_job_id": batch_id})
+    moved: int = await conn.fetchval(CANCEL_PENDING, batch_id, details)
+    return moved
+
+
+async def counts(conn: Conn, batch_id: str) -> dict[str, int]:
+    row = await conn.fetchrow(COUNTS, batch_id)
+    assert row is not None
+    return dict(row)
+
+
+def final_status(tally: dict[str, int]) -> JobStatus:
+    if tally["succeeded"] == tally["total"]:
+        return JobStatus.SUCCEEDED
+    if tally["succeeded"] == 0:
+        return JobStatus.FAILED
+    return JobStatus.PARTIALLY_SUCCEEDED
+
+
+async def cancel_batch_pending(conn: asyncpg.Connection, batch_id: str, reason: str | None) -> bool:
+    """A pending batch and all its children → cancelled, together."""
+    details = {"reason": reason, "cancelled_while": JobStatus.PENDING.value}
+    async with conn.transaction():
+        step = Transition(JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, details)
+        if not await transition(conn, batch_id, step):
+            return False
+        await cancel_pending_children(conn, batch_id)
+    return True
+
+
+async def finish(
+    pool: asyncpg.Pool, batch_id: str, cancelled: bool, reason: str | None = None
+) -> tuple[bool, JobStatus, dict[str, int]]:
+    """Settle the batch from its children's statuses: (moved, status, counts). Counted and
+    written in one transaction so the summary in `result` matches `progress`."""
+    async with pool.acquire() as connection, connection.transaction():
+        tally = await counts(connection, batch_id)
+        target = JobStatus.CANCELLED if cancelled else final_status(tally)
+        history = HistoryStatus.CANCELLED if cancelled else target.value
+        step = "Job cancelled" if cancelled else f"Job {target.value.replace('_', ' ')}"
+        summary = {k: tally[k] for k in ("total", "succeeded", "failed", "cancelled")}
+        details = {**summary, "reason": reason} if cancelled else summary
+        moved = await transition(
+            connection, batch_id, Transition(target, step, history, details, result=summary)
+        )
+    return moved, target, summary
+
+
+async def parseable_files(conn: Conn, project_id: str, ids: list[str]) -> list[Any]:
+    return list(await conn.fetch(PARSEABLE_FILES, project_id, ids))

@@ -1,0 +1,221 @@
+"""Batch parse through the API with a real worker: fan-out, exact progress, cancellation."""
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.app import create_app
+from api.deps import AppState
+from docket.settings import Settings
+from docket.storage import FileStorage
+from tests.documents import make_pdf
+from tests.helpers import eventually, get_job, upload, wait_status
+
+TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
+
+
+def check_progress(job: dict[str, Any]) -> dict[str, Any]:
+    """The invariant that must hold at every single read."""
+    progress = job["progress"]
+    assert progress["total"] == (
+        progress["succeeded"] + progress["failed"] + progress["cancelled"] + progress["pending"]
+    )
+    assert progress["total"] == len(progress["child_jobs"])
+    by_status: dict[str, int] = {}
+    for child in progress["child_jobs"]:
+        by_status[child["status"]] = by_status.get(child["status"], 0) + 1
+    for key in ("succeeded", "failed", "cancelled"):
+        assert progress[key] == by_status.get(key, 0)
+    if job["status"] in TERMINAL:
+        assert progress["pending"] == 0
+    return job
+
+
+async def watch(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    project: str,
+    job_id: str,
+    statuses: set[str],
+    within: float = 60,
+) -> dict[str, Any]:
+    async def probe() -> dict[str, Any]:
+        return check_progress(await get_job(api, headers, project, job_id))
+
+    return await eventually(probe, lambda job: job["status"] in statuses, within)
+
+
+async def start_batch(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, file_ids: list[str]
+) -> dict[str, Any]:
+    response = await api.post(
+        f"/v1/projects/{project}/parse/batch",
+        json={"source_document_ids": file_ids},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+async def tuned_api(
+    settings: Settings, pool: asyncpg.Pool, client: Client, worker: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The same worker, but batches started with a concurrency of 2 so some children wait."""
+    tuned = settings.model_copy(update={"batch_max_concurrency": 2})
+    app = create_app(tuned, AppState(tuned, pool, client, FileStorage(tuned.storage_dir)))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://docket.test") as http:
+        yield http
+
+
+async def text_files(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, count: int
+) -> list[str]:
+    return [
+        (
+            await upload(
+                api, headers, project, f"doc-{n}.txt", f"document {n}".encode(), "text/plain"
+            )
+        )["id"]
+        for n in range(count)
+    ]
+
+
+async def test_batch_of_50_runs_to_completion(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str
+) -> None:
+    ids = await text_files(api, headers, project, 50)
+    batch = check_progress(await start_batch(api, headers, project, ids))
+    assert batch["operation"] == "batch_parse"
+    assert [c["source_document_id"] for c in batch["progress"]["child_jobs"]] != []
+    assert {c["source_document_id"] for c in batch["progress"]["child_jobs"]} == set(ids)
+
+    done = await watch(api, headers, project, batch["id"], TERMINAL)
+    assert done["status"] == "succeeded"
+    assert done["result"] == {"total": 50, "succeeded": 50, "failed": 0, "cancelled": 0}
+    children = done["progress"]["child_jobs"]
+    assert all(c["parse_result_id"] for c in children)
+    child = await get_job(api, headers, project, children[0]["job_id"])
+    assert child["operation"] == "parse" and child["status"] == "succeeded"
+    listed = await api.get(
+        f"/v1/projects/{project}/jobs",
+        params={"operation": "parse", "page_size": 100},
+        headers=headers,
+    )
+    assert listed.json()["total_count"] == 50
+
+
+async def test_mixed_outcomes_end_partially_succeeded(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str
+) -> None:
+    good = await text_files(api, headers, project, 3)
+    bad = await upload(api, headers, project, "bad.pdf", b"%PDF-1.4 broken", "application/pdf")
+    batch = await start_batch(api, headers, project, [*good, bad["id"]])
+    done = await watch(api, headers, project, batch["id"], TERMINAL)
+    assert done["status"] == "partially_succeeded"
+    assert done["progress"]["failed"] == 1
+    failed = [c for c in done["progress"]["child_jobs"] if c["status"] == "failed"]
+    assert failed[0]["source_document_id"] == bad["id"] and failed[0]["error"]
+
+
+async def test_cancel_running_batch_settles_every_child(
+    tuned_api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
+) -> None:
+    pdf = make_pdf(pages=400, lines_per_page=30)
+    ids = [
+        (await upload(tuned_api, headers, project, f"p{n}.pdf", pdf, "application/pdf"))["id"]
+        for n in range(6)
+    ]
+    batch = await start_batch(tuned_api, headers, project, ids)
+    running = await eventually(
+        lambda: get_job(tuned_api, headers, project, batch["id"]),
+        lambda job: sum(c["status"] == "running" for c in job["progress"]["child_jobs"]) == 2,
+    )
+    check_progress(running)
+    response = await tuned_api.post(
+        f"/v1/projects/{project}/jobs/{batch['id']}/cancel", headers=headers
+    )
+    assert response.status_code == 202, response.text
+    done = await watch(tuned_api, headers, project, batch["id"], TERMINAL)
+    assert done["status"] == "cancelled"
+    assert done["progress"]["cancelled"] == 6
+    assert done["result"]["cancelled"] == 6
+    # The pending children never started.
+    never_started = await pool.fetchval(
+        "SELECT count(*) FROM jobs WHERE parent_job_id = $1 AND started_at IS NULL", batch["id"]
+    )
+    assert never_started == 4
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM parse_results r JOIN jobs j ON j.id = r.job_id"
+            " WHERE j.parent_job_id = $1",
+            batch["id"],
+        )
+        == 0
+    )
+
+
+async def test_cancel_one_child_and_the_batch_goes_on(
+    tuned_api: httpx.AsyncClient, headers: dict[str, str], project: str
+) -> None:
+    pdf = make_pdf(pages=400, lines_per_page=30)
+    slow = (await upload(tuned_api, headers, project, "slow.pdf", pdf, "application/pdf"))["id"]
+    quick = await text_files(tuned_api, headers, project, 3)
+    batch = await start_batch(tuned_api, headers, project, [slow, *quick])
+    slow_child = next(
+        c["job_id"] for c in batch["progress"]["child_jobs"] if c["source_document_id"] == slow
+    )
+    await wait_status(tuned_api, headers, project, slow_child, {"running"})
+    response = await tuned_api.post(
+        f"/v1/projects/{project}/jobs/{slow_child}/cancel", headers=headers
+    )
+    assert response.status_code == 202
+    done = await watch(tuned_api, headers, project, batch["id"], TERMINAL)
+    assert done["status"] == "partially_succeeded"
+    assert (done["progress"]["succeeded"], done["progress"]["cancelled"]) == (3, 1)
+
+
+async def test_cancel_pending_batch_cancels_all_children_at_once(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    client: Client,
+    headers: dict[str, str],
+    project: str,
+) -> None:
+    idle = settings.model_copy(update={"task_queue": f"idle-{uuid.uuid4().hex}"})
+    app = create_app(idle, AppState(idle, pool, client, FileStorage(idle.storage_dir)))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://docket.test"
+    ) as api:
+        ids = await text_files(api, headers, project, 5)
+        batch = await start_batch(api, headers, project, ids)
+        response = await api.post(
+            f"/v1/projects/{project}/jobs/{batch['id']}/cancel", headers=headers
+        )
+        assert response.status_code == 200
+        body = check_progress(response.json())
+        assert body["status"] == "cancelled"
+        assert body["progress"]["cancelled"] == 5
+
+
+async def test_batch_input_errors(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str
+) -> None:
+    url = f"/v1/projects/{project}/parse/batch"
+    ids = await text_files(api, headers, project, 1)
+    unknown = "file_" + "f" * 32
+    missing = await api.post(url, json={"source_document_ids": [ids[0], unknown]}, headers=headers)
+    assert missing.status_code == 404
+    assert unknown in missing.json()["detail"]
+    empty = await api.post(url, json={"source_document_ids": []}, headers=headers)
+    assert empty.status_code == 422
+    twice = await api.post(url, json={"source_document_ids": [ids[0], ids[0]]}, headers=headers)
+    assert twice.status_code == 422
+    assert "duplicate" in twice.text
