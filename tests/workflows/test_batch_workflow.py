@@ -1,0 +1,221 @@
+"""BatchParseWorkflow on the time-skipping server: real child ParseWorkflows, every
+activity mocked by name over an in-memory job table."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from docket.contracts import (
+    PARSE_ERROR_TYPE,
+    ActivityName,
+    BatchInput,
+    BatchOutcome,
+    CancelJobInput,
+    ChildPageRequest,
+    FailJobInput,
+    FinishBatchInput,
+    JobRef,
+    ParseOutcome,
+)
+from tests.helpers import eventually
+from workflows.batch import BatchParseWorkflow
+from workflows.parse import ParseWorkflow
+
+BATCH = "job_batch"
+
+
+@dataclass
+class FakeTable:
+    """Jobs by id, with the state machine's compare-and-set semantics."""
+
+    status: dict[str, str] = field(default_factory=dict)
+    behaviour: dict[str, str] = field(default_factory=dict)  # child id → ok | fail | block
+    started_ever: set[str] = field(default_factory=set)
+    max_running: int = 0
+
+    def add_children(self, *behaviours: str) -> list[str]:
+        ids = [f"job_{n:04d}" for n in range(len(self.status), len(self.status) + len(behaviours))]
+        for child_id, how in zip(ids, behaviours, strict=True):
+            self.status[child_id], self.behaviour[child_id] = "pending", how
+        return ids
+
+    def move(self, job_id: str, frm: set[str], to: str) -> bool:
+        if self.status[job_id] not in frm:
+            return False
+        self.status[job_id] = to
+        running = sum(s == "running" for k, s in self.status.items() if k != BATCH)
+        self.max_running = max(self.max_running, running)
+        return True
+
+    def children(self) -> dict[str, str]:
+        return {k: v for k, v in self.status.items() if k != BATCH}
+
+    def activities(self) -> list[object]:
+        @activity.defn(name=ActivityName.START_JOB)
+        async def start_job(ref: JobRef) -> bool:
+            moved = self.move(ref.job_id, {"pending"}, "running")
+            if moved:
+                self.started_ever.add(ref.job_id)
+            return moved or self.status[ref.job_id] == "running"
+
+        @activity.defn(name=ActivityName.PARSE_DOCUMENT)
+        async def parse_document(ref: JobRef) -> ParseOutcome:
+            how = self.behaviour[ref.job_id]
+            if how == "fail":
+                raise ApplicationError("corrupt", type=PARSE_ERROR_TYPE, non_retryable=True)
+            while how == "block":
+                activity.heartbeat()
+                await asyncio.sleep(0.02)
+            return ParseOutcome(succeeded=self.move(ref.job_id, {"running"}, "succeeded"))
+
+        @activity.defn(name=ActivityName.CANCEL_JOB)
+        async def cancel_job(inp: CancelJobInput) -> bool:
+            return self.move(inp.job_id, {"pending", "running"}, "cancelled")
+
+        @activity.defn(name=ActivityName.FAIL_JOB)
+        async def fail_job(inp: FailJobInput) -> bool:
+            return self.move(inp.job_id, {"pending", "running"}, "failed")
+
+        @activity.defn(name=ActivityName.NEXT_PENDING_CHILDREN)
+        async def next_pending_children(page: ChildPageRequest) -> list[str]:
+            pending = sorted(k for k, s in self.children().items() if s == "pending")
+            return [k for k in pending if k > page.after_child_id][: page.limit]
+
+        @activity.defn(name=ActivityName.CANCEL_PENDING_CHILDREN)
+        async def cancel_pending_children(ref: JobRef) -> int:
+            pending = [k for k, s in self.children().items() if s == "pending"]
+            for child_id in pending:
+                self.move(child_id, {"pending"}, "cancelled")
+            return len(pending)
+
+        @activity.defn(name=ActivityName.FINISH_BATCH)
+        async def finish_batch(inp: FinishBatchInput) -> BatchOutcome:
+            values = list(self.children().values())
+            tally = {s: values.count(s) for s in ("succeeded", "failed", "cancelled")}
+            if inp.cancelled:
+                final = "cancelled"
+            elif tally["succeeded"] == len(values):
+                final = "succeeded"
+            else:
+                final = "partially_succeeded" if tally["succeeded"] else "failed"
+            self.move(BATCH, {"running"}, final)
+            return BatchOutcome(status=final, total=len(values), **tally)
+
+        return [
+            start_job,
+            parse_document,
+            cancel_job,
+            fail_job,
+            next_pending_children,
+            cancel_pending_children,
+            finish_batch,
+        ]
+
+
+@pytest.fixture
+def table() -> FakeTable:
+    return FakeTable(status={BATCH: "pending"})
+
+
+async def run_batch(
+    env: WorkflowEnvironment, table: FakeTable, queue: str, **knobs: int
+) -> WorkflowHandle[BatchParseWorkflow, BatchOutcome | None]:
+    return await env.client.start_workflow(
+        BatchParseWorkflow.run,
+        BatchInput(job_id=BATCH, heartbeat_timeout_seconds=5, **knobs),
+        id=f"{BATCH}-{uuid.uuid4().hex}",
+        task_queue=queue,
+    )
+
+
+def worker(env: WorkflowEnvironment, table: FakeTable, queue: str) -> Worker:
+    return Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[BatchParseWorkflow, ParseWorkflow],
+        activities=table.activities(),
+    )
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"batch-test-{uuid.uuid4().hex}"
+
+
+async def test_fan_out_completes_within_the_window(
+    time_skipping_env: WorkflowEnvironment, table: FakeTable, queue: str
+) -> None:
+    table.add_children(*["ok"] * 12)
+    async with worker(time_skipping_env, table, queue):
+        handle = await run_batch(time_skipping_env, table, queue, max_concurrency=3)
+        outcome = await handle.result()
+    assert outcome == BatchOutcome("succeeded", 12, 12, 0, 0)
+    assert 1 <= table.max_running <= 3
+
+
+async def test_mixed_outcomes_are_partially_succeeded(
+    time_skipping_env: WorkflowEnvironment, table: FakeTable, queue: str
+) -> None:
+    table.add_children("ok", "fail", "ok", "fail")
+    async with worker(time_skipping_env, table, queue):
+        outcome = await (await run_batch(time_skipping_env, table, queue)).result()
+    assert outcome == BatchOutcome("partially_succeeded", 4, 2, 2, 0)
+
+
+async def test_continue_as_new_keeps_going_from_the_last_child(
+    time_skipping_env: WorkflowEnvironment, table: FakeTable, queue: str
+) -> None:
+    table.add_children(*["ok"] * 10)
+    async with worker(time_skipping_env, table, queue):
+        handle = await run_batch(
+            time_skipping_env, table, queue, children_per_run=3, max_concurrency=2
+        )
+        outcome = await handle.result()
+        described = await handle.describe()
+    assert outcome == BatchOutcome("succeeded", 10, 10, 0, 0)
+    assert described.run_id != handle.first_execution_run_id  # it did continue as new
+    assert table.started_ever - {BATCH} == set(table.children())
+
+
+async def test_cancel_settles_running_and_pending_children(
+    time_skipping_env: WorkflowEnvironment, table: FakeTable, queue: str
+) -> None:
+    ids = table.add_children("ok", "block", "block", "block", "block", "block")
+    async with worker(time_skipping_env, table, queue):
+        handle = await run_batch(time_skipping_env, table, queue, max_concurrency=3)
+        # children run in id order: the first succeeds, the next two block, the rest wait
+        await eventually(
+            lambda: asyncio.sleep(0, table.children()),
+            lambda children: (
+                list(children.values()).count("running") == 2 and children[ids[0]] == "succeeded"
+            ),
+        )
+        await handle.cancel(reason="enough")
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    children = table.children()
+    assert children[ids[0]] == "succeeded"
+    assert all(children[i] == "cancelled" for i in ids[1:])
+    assert table.status[BATCH] == "cancelled"
+    assert table.started_ever - {BATCH} == set(ids[:3])  # the pending ones never started
+
+
+async def test_cancel_before_start_touches_nothing(
+    time_skipping_env: WorkflowEnvironment, table: FakeTable, queue: str
+) -> None:
+    table.add_children("ok", "ok")
+    table.status[BATCH] = "cancelled"  # the API cancelled the pending batch and children
+    for child_id in table.children():
+        table.status[child_id] = "cancelled"
+    async with worker(time_skipping_env, table, queue):
+        outcome = await (await run_batch(time_skipping_env, table, queue)).result()
+    assert outcome is None
+    assert not table.started_ever
