@@ -190,11 +190,12 @@ async def test_cancel_settles_running_and_pending_children(
     ids = table.add_children("ok", "block", "block", "block", "block", "block")
     async with worker(time_skipping_env, table, queue):
         handle = await run_batch(time_skipping_env, table, queue, max_concurrency=3)
-        # children run in id order: the first succeeds, the next two block, the rest wait
+        # children start in id order: the first succeeds, the next three block and fill
+        # the window, the last two wait
         await eventually(
             lambda: asyncio.sleep(0, table.children()),
             lambda children: (
-                list(children.values()).count("running") == 2 and children[ids[0]] == "succeeded"
+                list(children.values()).count("running") == 3 and children[ids[0]] == "succeeded"
             ),
         )
         await handle.cancel(reason="enough")
@@ -205,7 +206,7 @@ async def test_cancel_settles_running_and_pending_children(
     assert children[ids[0]] == "succeeded"
     assert all(children[i] == "cancelled" for i in ids[1:])
     assert table.status[BATCH] == "cancelled"
-    assert table.started_ever - {BATCH} == set(ids[:3])  # the pending ones never started
+    assert table.started_ever - {BATCH} == set(ids[:4])  # the pending ones never started
 
 
 async def test_cancel_before_start_touches_nothing(
