@@ -117,7 +117,8 @@ class BatchParseWorkflow:
         )
 
     async def _db(self, name: ActivityName, arg: object, result_type: Any) -> Any:
-        return await workflow.execute_activity(
+        # Short Postgres statements: local activities (see workflows/parse.py).
+        return await workflow.execute_local_activity(
             name,
             arg,
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,

@@ -1,7 +1,9 @@
 """ParseWorkflow: one parse job. Workflow id = job id.
 
 Postgres is the arbiter of the job's status; this workflow only asks activities to move
-it. Cancellation: the parse activity heartbeats, so a cancel reaches it at its next
+it. The status writes are single short statements, so they run as local activities: no
+task-queue round trip through the server, which halves the server work per job (the
+server, not the worker, limits how many jobs a batch can push through). Cancellation: the parse activity heartbeats, so a cancel reaches it at its next
 heartbeat; we wait for it to acknowledge (WAIT_CANCELLATION_COMPLETED) so that `cancelled`
 in Postgres means the work has really stopped, then record `cancelled` and re-raise so the
 execution ends CANCELED in Temporal too.
@@ -42,7 +44,7 @@ class ParseWorkflow:
     async def run(self, inp: ParseInput) -> str:
         ref = JobRef(inp.job_id)
         try:
-            started: bool = await workflow.execute_activity(
+            started: bool = await workflow.execute_local_activity(
                 ActivityName.START_JOB,
                 ref,
                 start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
@@ -71,7 +73,7 @@ class ParseWorkflow:
         return ParseOutcomeKind.SUCCEEDED if outcome.succeeded else ParseOutcomeKind.SUPERSEDED
 
     async def _record_cancelled(self, job_id: str) -> None:
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             ActivityName.CANCEL_JOB,
             CancelJobInput(job_id=job_id, reason=workflow.cancellation_reason() or None),
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
@@ -79,7 +81,7 @@ class ParseWorkflow:
         )
 
     async def _record_failed(self, job_id: str, error: str) -> None:
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             ActivityName.FAIL_JOB,
             FailJobInput(job_id=job_id, error=error),
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
