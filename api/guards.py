@@ -4,7 +4,7 @@ from fastapi import HTTPException, status
 
 from api.responses import not_found
 from db import projects
-from db.jobs import Conn
+from db.pool import Conn
 from docket.enums import ProjectStatus
 
 

@@ -8,7 +8,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import jobs
-from db.jobs import Conn
+from db.pool import Conn
 from docket.contracts import BatchInput, ParseInput
 from docket.settings import Settings
 from workflows.batch import BatchParseWorkflow

@@ -47,9 +47,11 @@ async def get(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dic
 async def until(
     http: httpx.AsyncClient, url: str, headers: dict[str, str], done: Any
 ) -> dict[str, Any]:
-    while not done(body := await get(http, url, headers)):
+    while True:
+        body = await get(http, url, headers)
+        if done(body):
+            return body
         await asyncio.sleep(POLL)
-    return body
 
 
 async def max_history(client: Client, workflow_id: str) -> int:

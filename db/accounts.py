@@ -4,8 +4,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-import asyncpg
-
+from db.pool import Conn, Connection
 from docket.ids import IdPrefix, new_id
 
 KEY_PREFIX = "dk_"
@@ -32,7 +31,7 @@ def hash_key(api_key: str) -> bytes:
     return hashlib.sha256(api_key.encode()).digest()
 
 
-async def create_key(conn: asyncpg.Connection, account_name: str) -> CreatedKey:
+async def create_key(conn: Connection, account_name: str) -> CreatedKey:
     """A new key for the account named `account_name`, creating the account if needed."""
     async with conn.transaction():
         account_id = await conn.fetchval(FIND_ACCOUNT_BY_NAME, account_name)
@@ -45,11 +44,11 @@ async def create_key(conn: asyncpg.Connection, account_name: str) -> CreatedKey:
     return CreatedKey(account_id=account_id, key_id=key_id, api_key=api_key)
 
 
-async def account_of_key(conn: asyncpg.Connection | asyncpg.Pool, api_key: str) -> str | None:
+async def account_of_key(conn: Conn, api_key: str) -> str | None:
     """The account a live key belongs to, or None for an unknown or revoked key."""
     account_id: str | None = await conn.fetchval(KEY_ACCOUNT, hash_key(api_key))
     return account_id
 
 
-async def revoke_key(conn: asyncpg.Connection, key_id: str) -> bool:
+async def revoke_key(conn: Connection, key_id: str) -> bool:
     return await conn.fetchval(REVOKE_KEY, key_id) is not None

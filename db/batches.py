@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from db.jobs import Conn, NewJob, Transition, insert, transition
+from db.jobs import NewJob, Transition, insert, transition
+from db.pool import Conn, Connection
 from docket.enums import HistoryStatus, JobStatus
 
 # Children are created in two set-based statements (rows, then their `created` events).
@@ -61,7 +62,7 @@ WHERE project_id = $1 AND id = ANY($2::text[]) AND status <> 'deleted'
 
 
 async def insert_batch(
-    conn: asyncpg.Connection, batch: NewJob, child_ids: list[str], sources: list[str]
+    conn: Connection, batch: NewJob, child_ids: list[str], sources: list[str]
 ) -> None:
     """The batch row and all its children, in one transaction."""
     async with conn.transaction():
@@ -96,7 +97,7 @@ def final_status(tally: dict[str, int]) -> JobStatus:
     return JobStatus.PARTIALLY_SUCCEEDED
 
 
-async def cancel_batch_pending(conn: asyncpg.Connection, batch_id: str, reason: str | None) -> bool:
+async def cancel_batch_pending(conn: Connection, batch_id: str, reason: str | None) -> bool:
     """A pending batch and all its children → cancelled, together."""
     details = {"reason": reason, "cancelled_while": JobStatus.PENDING.value}
     async with conn.transaction():

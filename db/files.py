@@ -3,9 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
+from db.pool import Conn
 
 FILE_JSON = """json_build_object(
     'id', f.id, 'project_id', f.project_id, 'filename', f.filename,
@@ -58,9 +57,6 @@ class FileFilters:
     created_at_start: datetime | None = None
     created_at_end: datetime | None = None
     include_deleted: bool = False
-
-
-Conn = asyncpg.Connection | asyncpg.Pool
 
 
 async def insert(

@@ -8,12 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
+from db.pool import Conn
 from docket.enums import JobOperationType, JobStatus, sources_of
-
-Conn = asyncpg.Connection | asyncpg.Pool
 
 HISTORY_JSON = """COALESCE((
     SELECT json_agg(json_build_object(

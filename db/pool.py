@@ -1,8 +1,14 @@
 """Connection pool construction: one place decides timeouts and session settings."""
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from docket.settings import Settings
+
+# Anything that runs a statement: a pool, a connection, or one borrowed from a pool.
+Conn = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy
+# A single connection (a transaction needs one).
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 # Every session speaks UTC so that Postgres renders ISO 8601 timestamps with `+00:00`.
 SERVER_SETTINGS = {"timezone": "UTC", "application_name": "docket"}

@@ -3,9 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
+from db.pool import Conn
 
 PROJECT_JSON = """json_build_object(
     'id', p.id, 'name', p.name, 'status', p.status, 'created_at', p.created_at,
@@ -53,7 +52,7 @@ def escape_like(text: str) -> str:
 
 
 async def insert(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn,
     project_id: str,
     account_id: str,
     name: str,
@@ -63,23 +62,19 @@ async def insert(
     return body
 
 
-async def get(
-    conn: asyncpg.Connection | asyncpg.Pool, project_id: str, account_id: str
-) -> str | None:
+async def get(conn: Conn, project_id: str, account_id: str) -> str | None:
     body: str | None = await conn.fetchval(GET_PROJECT, project_id, account_id)
     return body
 
 
-async def status_of(
-    conn: asyncpg.Connection | asyncpg.Pool, project_id: str, account_id: str
-) -> str | None:
+async def status_of(conn: Conn, project_id: str, account_id: str) -> str | None:
     """The project's status if it exists in this account, else None (→ 404, nothing leaks)."""
     status: str | None = await conn.fetchval(PROJECT_EXISTS, project_id, account_id)
     return status
 
 
 async def update(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn,
     project_id: str,
     account_id: str,
     *,
@@ -113,6 +108,6 @@ def _filters(account_id: str, f: ProjectFilters) -> Filters:
 
 
 async def list_page(
-    conn: asyncpg.Connection | asyncpg.Pool, account_id: str, f: ProjectFilters, page: PageRequest
+    conn: Conn, account_id: str, f: ProjectFilters, page: PageRequest
 ) -> tuple[Page, int]:
     return await fetch_page(conn, LISTING, _filters(account_id, f), page)

@@ -4,11 +4,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
-
-Conn = asyncpg.Connection | asyncpg.Pool
+from db.pool import Conn
 
 RESULT_JSON = """json_build_object(
     'id', r.id, 'object', 'parse_result', 'project_id', r.project_id,

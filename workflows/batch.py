@@ -54,9 +54,10 @@ class BatchParseWorkflow:
                     dataclasses.replace(inp, after_child_id=after, started=True)
                 )
             await self._drain()
-            return await self._db(
+            outcome: BatchOutcome = await self._db(
                 ActivityName.FINISH_BATCH, FinishBatchInput(inp.job_id), BatchOutcome
             )
+            return outcome
         except BaseException as err:
             if is_cancelled_exception(err):
                 await self._cancel_everything(inp.job_id)

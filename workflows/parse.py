@@ -3,8 +3,10 @@
 Postgres is the arbiter of the job's status; this workflow only asks activities to move
 it. The status writes are single short statements, so they run as local activities: no
 task-queue round trip through the server, which halves the server work per job (the
-server, not the worker, limits how many jobs a batch can push through). Cancellation: the parse activity heartbeats, so a cancel reaches it at its next
-heartbeat; we wait for it to acknowledge (WAIT_CANCELLATION_COMPLETED) so that `cancelled`
+server, not the worker, limits how many jobs a batch can push through).
+
+Cancellation: the parse activity heartbeats, so a cancel reaches it at its next heartbeat;
+we wait for it to acknowledge (WAIT_CANCELLATION_COMPLETED) so that `cancelled`
 in Postgres means the work has really stopped, then record `cancelled` and re-raise so the
 execution ends CANCELED in Temporal too.
 """
