@@ -44,9 +44,7 @@ def build_worker(
             # Our workflow modules are deterministic and keep no global state, so the
             # sandbox may share them instead of re-importing them for every workflow run
             # (that re-import dominated the CPU of a large batch).
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                *PASSTHROUGH_MODULES
-            )
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),
     )
 
