@@ -53,7 +53,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
             return
         pool = await create_pool(settings)
         try:
-            client = await connect(settings)
+            client = await connect(settings, lazy=True)
             app.state.docket = AppState(settings, pool, client, FileStorage(settings.storage_dir))
             yield
         finally:

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
+from api.workflow_start import TemporalUnavailable
 from db.pagination import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -56,3 +57,4 @@ def install(app: FastAPI) -> None:
     for exc_type in DATABASE_DOWN:
         app.add_exception_handler(exc_type, database_unavailable)
     app.add_exception_handler(RPCError, temporal_unavailable)
+    app.add_exception_handler(TemporalUnavailable, temporal_unavailable)

@@ -1,56 +1,45 @@
-"""Starting and cancelling job workflows (workflow id = job id)."""
+"""The API's side of job workflows: launching a start safely, and cancelling."""
 
+import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import jobs
 from db.pool import Conn
-from docket.contracts import BatchInput, ParseInput
-from docket.settings import Settings
-from workflows.batch import BatchParseWorkflow
-from workflows.parse import ParseWorkflow
 
 log = logging.getLogger(__name__)
 
-
-async def start_parse(client: Client, settings: Settings, job_id: str) -> None:
-    # USE_EXISTING: a second start of the same job (a retry, the reconciler) is harmless.
-    await client.start_workflow(
-        ParseWorkflow.run,
-        ParseInput(job_id=job_id, heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds),
-        id=job_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+# What a lazily connected client raises when the first connection attempt fails.
+CONNECT_FAILURE = "Failed client connect"
 
 
-async def start_batch(client: Client, settings: Settings, job_id: str) -> None:
-    await client.start_workflow(
-        BatchParseWorkflow.run,
-        BatchInput(
-            job_id=job_id,
-            heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
-            max_concurrency=settings.batch_max_concurrency,
-            children_per_run=settings.batch_children_per_run,
-        ),
-        id=job_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+class TemporalUnavailable(Exception):
+    """Temporal could not be reached (the API answers 503)."""
+
+
+@contextlib.asynccontextmanager
+async def temporal_call() -> AsyncIterator[None]:
+    try:
+        yield
+    except RuntimeError as err:
+        if not str(err).startswith(CONNECT_FAILURE):
+            raise
+        raise TemporalUnavailable(str(err)) from err
 
 
 async def launch(pool: Conn, job_id: str, start: Awaitable[None]) -> None:
     """Await the workflow start; if Temporal is unreachable, fail the job (and its
     children) so no row is left looking runnable with no workflow behind it."""
     try:
-        await start
-    except RPCError as err:
-        error = f"could not start the job: Temporal unavailable ({err.status.name})"
-        await jobs.fail_unstarted(pool, job_id, error)
+        async with temporal_call():
+            await start
+    except (RPCError, TemporalUnavailable):
+        # Failed rather than left pending: a client retrying after the 503 would otherwise
+        # find two jobs running once Temporal is back.
+        await jobs.fail_unstarted(pool, job_id, "could not start the job: Temporal unavailable")
         raise
 
 
@@ -61,7 +50,8 @@ async def request_cancel(client: Client, job_id: str, reason: str | None) -> boo
     about the job's outcome: Postgres does.
     """
     try:
-        await client.get_workflow_handle(job_id).cancel(reason=reason or "")
+        async with temporal_call():
+            await client.get_workflow_handle(job_id).cancel(reason=reason or "")
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return False
@@ -74,5 +64,5 @@ async def cancel_quietly(client: Client, job_id: str, reason: str | None) -> Non
     would find the job not pending and end by itself), so an outage here is only logged."""
     try:
         await request_cancel(client, job_id, reason)
-    except RPCError as err:
+    except (RPCError, TemporalUnavailable) as err:
         log.warning("could not cancel workflow of cancelled job %s: %s", job_id, err)

@@ -110,6 +110,15 @@ WITH moved AS (
 )
 SELECT count(*) FROM moved
 """
+# Top-level jobs still pending after a grace period: their workflow start was lost (a crash
+# between the insert and the start). Batch children are started by their batch instead.
+STALE_PENDING = """
+SELECT id, operation FROM jobs
+WHERE status = 'pending' AND parent_job_id IS NULL
+  AND created_at < clock_timestamp() - make_interval(secs => $1)
+ORDER BY created_at
+LIMIT $2
+"""
 APPEND_EVENT = """
 INSERT INTO job_events (job_id, step, status, details, duration_ms)
 VALUES ($1, $2, $3, $4::jsonb, $5)
@@ -195,6 +204,13 @@ async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
 async def fail_unstarted(conn: Conn, job_id: str, error: str) -> int:
     moved: int = await conn.fetchval(FAIL_UNSTARTED, job_id, error)
     return moved
+
+
+async def stale_pending(
+    conn: Conn, older_than_seconds: float, limit: int
+) -> list[tuple[str, JobOperationType]]:
+    rows = await conn.fetch(STALE_PENDING, older_than_seconds, limit)
+    return [(row["id"], JobOperationType(row["operation"])) for row in rows]
 
 
 async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -> bool:

@@ -25,11 +25,14 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_tls or settings.temporal_api_key is not None
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """`lazy`: connect on first use, so the API starts (and serves reads from Postgres)
+    while Temporal is down."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         require_temporal_address(settings),
         namespace=settings.temporal_namespace,
         tls=tls_config(settings),
         api_key=api_key,
+        lazy=lazy,
     )

@@ -6,8 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from api.auth import AccountDep
+from api.creation import Creation
 from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.guards import require_active_project, require_project
+from api.idempotency import IdempotencyKey
 from api.params import (
     DEFAULT_PAGE_SIZE,
     ContinuationToken,
@@ -25,13 +27,14 @@ from api.schemas import (
     ParseResult,
     ParseResultSummary,
 )
-from api.workflow_start import launch, start_batch, start_parse
 from db import batches, files, jobs, results
 from db.jobs import NewJob
 from db.pagination import SortOrder
+from db.pool import Connection
 from docket import mime
 from docket.enums import JobOperationType
 from docket.ids import IdPrefix, new_id
+from workflows.client import start_batch, start_parse
 
 router = APIRouter(prefix="/v1/projects/{project_id}/parse", tags=["Parse"])
 
@@ -47,6 +50,7 @@ async def create_parse_job(
     temporal: TemporalDep,
     settings: SettingsDep,
     x_correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     await require_active_project(pool, project_id, account)
     file_id = body.source_document_id
@@ -65,9 +69,15 @@ async def create_parse_job(
         correlation_id=x_correlation_id or uuid.uuid4().hex,
         parameters=body.parameters.model_dump(mode="json"),
     )
-    await jobs.insert(pool, job, {"engine": body.parameters.engine})
-    await launch(pool, job.id, start_parse(temporal, settings, job.id))
-    return found(await jobs.get(pool, job.id, project_id, account), "job", job.id)
+
+    async def insert(conn: Connection) -> str:
+        await jobs.insert(conn, job, {"engine": body.parameters.engine})
+        return job.id
+
+    creation = Creation(pool, temporal, settings, account, project_id, idempotency_key)
+    return await creation.run(
+        f"parse:{project_id}", body.model_dump(mode="json"), insert, start_parse
+    )
 
 
 @router.post("/batch", response_model=JobEntity, summary="Create Batch Parse Job")
@@ -79,6 +89,7 @@ async def create_batch_parse_job(
     temporal: TemporalDep,
     settings: SettingsDep,
     x_correlation_id: CorrelationId = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """One `parse` child job per document, run with bounded concurrency; `progress` counts
     the children by status."""
@@ -107,10 +118,15 @@ async def create_batch_parse_job(
         correlation_id=x_correlation_id or uuid.uuid4().hex,
         parameters=body.parameters.model_dump(mode="json"),
     )
-    async with pool.acquire() as conn:
+
+    async def insert(conn: Connection) -> str:
         await batches.insert_batch(conn, batch, [new_id(IdPrefix.JOB) for _ in ids], ids)
-    await launch(pool, batch.id, start_batch(temporal, settings, batch.id))
-    return found(await jobs.get(pool, batch.id, project_id, account), "job", batch.id)
+        return batch.id
+
+    creation = Creation(pool, temporal, settings, account, project_id, idempotency_key)
+    return await creation.run(
+        f"batch:{project_id}", body.model_dump(mode="json"), insert, start_batch
+    )
 
 
 LISTED = 20
