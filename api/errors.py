@@ -52,7 +52,15 @@ async def invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+async def bad_data(request: Request, exc: Exception) -> JSONResponse:
+    """A value Postgres cannot take (e.g. a NUL in a query parameter) is bad input; the
+    request models reject most of these first, this is the net under them."""
+    detail = [{"loc": ["request"], "msg": f"invalid input: {exc}", "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(asyncpg.DataError, bad_data)
     app.add_exception_handler(InvalidCursor, invalid_cursor)
     for exc_type in DATABASE_DOWN:
         app.add_exception_handler(exc_type, database_unavailable)

@@ -1,12 +1,33 @@
 """Responses whose JSON Postgres already rendered: passed through without re-encoding."""
 
 import json
+from typing import Any
 
 from fastapi import HTTPException, Response, status
+from fastapi.exceptions import RequestValidationError
 
+from api.schemas import ErrorDetail
 from db.pagination import Page
 
 JSON = "application/json"
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the error answers a route may give (besides 422)."""
+    meaning = {
+        400: "A body that cannot be decoded, or an operation the resource's state forbids",
+        401: "Missing, unknown or revoked API key",
+        403: "The API key does not belong to the selected account",
+        404: "Not found in the caller's account",
+        409: "Conflicts with the resource's state or an earlier request",
+        413: "Upload larger than the configured limit",
+        503: "Postgres or Temporal is unavailable; retry shortly",
+    }
+    return {code: {"model": ErrorDetail, "description": meaning[code]} for code in codes}
+
+
+# What any authenticated route can answer.
+COMMON_ERRORS = errors(400, 401, 403, 404, 503)
 
 
 def raw_json(body: str, status_code: int = status.HTTP_200_OK) -> Response:
@@ -19,6 +40,13 @@ def raw_list(page: Page, total: int) -> Response:
         {"total_count": total, "next_token": page.next_token, "prev_token": page.prev_token}
     )
     return raw_json(f'{{"items":[{items}],{tail[1:]}')
+
+
+def invalid(loc: tuple[str, ...], message: str, value: Any = None) -> RequestValidationError:
+    """A 422 in FastAPI's HTTPValidationError shape, for checks a schema cannot express."""
+    return RequestValidationError(
+        [{"loc": loc, "msg": message, "type": "value_error", "input": value}]
+    )
 
 
 def not_found(kind: str, item_id: str) -> HTTPException:

@@ -13,6 +13,43 @@ ENGINES = ("docket",)
 MAX_BATCH_DOCUMENTS = 10_000
 
 
+def _storable(value: Any, where: str) -> None:
+    """Postgres stores neither NUL characters nor lone surrogates (which JSON can smuggle
+    in as escapes): reject them as bad input instead of failing at the database."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where} contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"{where} is not valid Unicode text") from err
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, where)
+            _storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _storable(item, f"{where}[{index}]")
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are errors, text must be storable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def storable_text(cls, data: Any) -> Any:
+        _storable(data, "body")
+        return data
+
+
+class ErrorDetail(BaseModel):
+    """Every error other than a validation error."""
+
+    detail: str
+
+
 class JobHistoryEvent(BaseModel):
     """A single event in the job execution timeline."""
 
@@ -63,8 +100,7 @@ class JobEntity(BaseModel):
     history: list[JobHistoryEvent] | None = None
 
 
-class CancelJobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CancelJobRequest(RequestModel):
     reason: str | None = Field(default=None, max_length=1000, description="Recorded in history")
 
 
@@ -77,14 +113,12 @@ class ProjectEntity(BaseModel):
     archived_at: datetime | None = None
 
 
-class CreateProjectRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CreateProjectRequest(RequestModel):
     name: str = Field(min_length=1, max_length=255)
     configuration: dict[str, Any] | None = None
 
 
-class UpdateProjectRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UpdateProjectRequest(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     configuration: dict[str, Any] | None = None
     status: ProjectStatus | None = None
@@ -107,8 +141,7 @@ class DownloadUrl(BaseModel):
     expires_at: datetime
 
 
-class ChunkingOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ChunkingOptions(RequestModel):
     strategy: Literal["token_size", "recursive", "by_page", "by_section"] = "token_size"
     chunk_size: int = Field(default=512, ge=1, le=8192)
     chunk_overlap: int = Field(default=50, ge=0)
@@ -121,17 +154,16 @@ class ChunkingOptions(BaseModel):
         return self
 
 
-class LegacyChunking(BaseModel):
+class LegacyChunking(RequestModel):
     chunk_mode: str | None = None
     chunk_size: int | None = Field(default=None, ge=1, le=8192)
 
 
-class ParseOptions(BaseModel):
+class ParseOptions(RequestModel):
     chunking: LegacyChunking | None = None
 
 
-class ParseParameters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ParseParameters(RequestModel):
     engine: str = Field(default="docket", description=f"Parse engine; available: {ENGINES}")
     options: ParseOptions | None = None
     chunking_options: ChunkingOptions = Field(default_factory=ChunkingOptions)
@@ -147,14 +179,12 @@ class ParseParameters(BaseModel):
         return engine
 
 
-class ParseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ParseRequest(RequestModel):
     source_document_id: str = Field(pattern=r"^file_[0-9a-f]{32}$")
     parameters: ParseParameters = Field(default_factory=ParseParameters)
 
 
-class BatchParseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BatchParseRequest(RequestModel):
     source_document_ids: list[Annotated[str, Field(pattern=r"^file_[0-9a-f]{32}$")]] = Field(
         min_length=1, max_length=MAX_BATCH_DOCUMENTS
     )

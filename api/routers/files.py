@@ -24,7 +24,7 @@ from api.params import (
     ProjectId,
     page_request,
 )
-from api.responses import found, not_found, raw_json, raw_list
+from api.responses import COMMON_ERRORS, errors, found, invalid, not_found, raw_json, raw_list
 from api.schemas import DownloadUrl, FileEntity, ListResponse
 from db import files
 from db.pagination import SortOrder
@@ -33,14 +33,16 @@ from docket.ids import IdPrefix, new_id
 from docket.settings import Settings
 from docket.storage import UploadTooLarge
 
-router = APIRouter(prefix="/v1/projects/{project_id}/files", tags=["Files"])
+router = APIRouter(
+    prefix="/v1/projects/{project_id}/files", tags=["Files"], responses=COMMON_ERRORS
+)
 
 MAX_FILENAME_LENGTH = 1024
 MAX_URL_LIFETIME_SECONDS = 7 * 24 * 3600
 
 
-def bad_request(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
+def bad_request(message: str) -> Exception:
+    return invalid(("body", "file"), message)
 
 
 def clean_filename(raw: str | None) -> str:
@@ -69,7 +71,7 @@ def secret_of(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
 
 
-@router.post("", response_model=FileEntity, summary="Upload File")
+@router.post("", response_model=FileEntity, summary="Upload File", responses=errors(409, 413))
 async def upload_file(
     project_id: ProjectId,
     file: UploadFile,
@@ -166,7 +168,7 @@ async def download_file(
     storage: StorageDep,
     settings: SettingsDep,
     expires: Annotated[int, Query(ge=0)],
-    signature: Annotated[str, Query(min_length=64, max_length=64)],
+    signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
 ) -> FileResponse:
     """Served to whoever holds the signed URL from `download-url`: no API key needed."""
     if expires < time.time() or not signing.verify(

@@ -19,13 +19,13 @@ from api.params import (
     ProjectId,
     page_request,
 )
-from api.responses import found, raw_list
-from api.schemas import CancelJobRequest, JobEntity, ListResponse
+from api.responses import COMMON_ERRORS, errors, found, raw_list
+from api.schemas import CancelJobRequest, ErrorDetail, JobEntity, ListResponse
 from db import jobs
 from db.pagination import SortOrder
 from docket.enums import JobOperationType, JobStatus
 
-router = APIRouter(prefix="/v1/projects/{project_id}/jobs", tags=["Jobs"])
+router = APIRouter(prefix="/v1/projects/{project_id}/jobs", tags=["Jobs"], responses=COMMON_ERRORS)
 
 
 @router.get("", response_model=ListResponse[JobEntity], summary="List Jobs")
@@ -75,8 +75,9 @@ async def get_job(
     responses={
         200: {"description": "Job cancelled (PENDING) or already cancelled (idempotent)"},
         202: {"description": "Cancellation requested for a RUNNING job", "model": JobEntity},
-        400: {"description": "Job is in a terminal state (SUCCEEDED/FAILED)"},
-        404: {"description": "Project or job not found"},
+        400: {"description": "Job is in a terminal state (SUCCEEDED/FAILED)", "model": ErrorDetail},
+        404: {"description": "Project or job not found", "model": ErrorDetail},
+        **errors(409),
     },
 )
 async def cancel_job(

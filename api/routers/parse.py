@@ -18,7 +18,7 @@ from api.params import (
     ProjectId,
     page_request,
 )
-from api.responses import found, not_found, raw_list
+from api.responses import COMMON_ERRORS, errors, found, invalid, not_found, raw_list
 from api.schemas import (
     BatchParseRequest,
     JobEntity,
@@ -36,12 +36,14 @@ from docket.enums import JobOperationType
 from docket.ids import IdPrefix, new_id
 from workflows.client import start_batch, start_parse
 
-router = APIRouter(prefix="/v1/projects/{project_id}/parse", tags=["Parse"])
+router = APIRouter(
+    prefix="/v1/projects/{project_id}/parse", tags=["Parse"], responses=COMMON_ERRORS
+)
 
 CorrelationId = Annotated[str | None, Header(max_length=256)]
 
 
-@router.post("", response_model=JobEntity, summary="Create Parse Job")
+@router.post("", response_model=JobEntity, summary="Create Parse Job", responses=errors(409))
 async def create_parse_job(
     project_id: ProjectId,
     body: ParseRequest,
@@ -80,7 +82,9 @@ async def create_parse_job(
     )
 
 
-@router.post("/batch", response_model=JobEntity, summary="Create Batch Parse Job")
+@router.post(
+    "/batch", response_model=JobEntity, summary="Create Batch Parse Job", responses=errors(409)
+)
 async def create_batch_parse_job(
     project_id: ProjectId,
     body: BatchParseRequest,
@@ -137,9 +141,9 @@ def listing(items: list[str]) -> str:
     return shown if len(items) <= LISTED else f"{shown} and {len(items) - LISTED} more"
 
 
-def unparseable(files: list[str], engine: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_422_UNPROCESSABLE_CONTENT,
+def unparseable(files: list[str], engine: str) -> Exception:
+    return invalid(
+        ("body", "source_document_ids" if len(files) > 1 else "source_document_id"),
         f"the {engine} engine cannot parse {listing(files)}; "
         f"supported types: {', '.join(sorted(mime.SUPPORTED_MIME_TYPES))}",
     )

@@ -17,14 +17,14 @@ from api.params import (
     ProjectId,
     page_request,
 )
-from api.responses import found, raw_json, raw_list
+from api.responses import COMMON_ERRORS, found, raw_json, raw_list
 from api.schemas import CreateProjectRequest, ListResponse, ProjectEntity, UpdateProjectRequest
 from db import projects
 from db.pagination import SortOrder
 from docket.enums import ProjectStatus
 from docket.ids import IdPrefix, new_id
 
-router = APIRouter(prefix="/v1/projects", tags=["Projects"])
+router = APIRouter(prefix="/v1/projects", tags=["Projects"], responses=COMMON_ERRORS)
 
 
 @router.post("", response_model=ProjectEntity, summary="Create Project")

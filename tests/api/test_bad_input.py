@@ -23,7 +23,7 @@ async def test_empty_upload_is_422(
         headers=headers,
     )
     assert response.status_code == 422
-    assert "empty" in response.json()["detail"]
+    assert "empty" in response.json()["detail"][0]["msg"]
     assert await file_count(pool, project) == 0
 
 
@@ -91,7 +91,7 @@ async def test_unparseable_file_type_is_422_at_creation(
         f"/v1/projects/{project}/parse", json={"source_document_id": file["id"]}, headers=headers
     )
     assert response.status_code == 422
-    assert "cannot parse" in response.json()["detail"]
+    assert "cannot parse" in response.json()["detail"][0]["msg"]
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE project_id = $1", project) == 0
 
 
