@@ -1,5 +1,6 @@
 """Path and query parameters shared by the routers."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -25,6 +26,21 @@ ContinuationToken = Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH)]
 CreatedStart = Annotated[datetime | None, Query()]
 CreatedEnd = Annotated[datetime | None, Query()]
 Ids = Annotated[list[str] | None, Query(max_length=MAX_PAGE_SIZE)]
+
+
+def paging(*sort_fields: str) -> Callable[..., PageRequest]:
+    """The pagination query parameters of a list endpoint sortable by `sort_fields`."""
+    sortable = Query(pattern=f"^({'|'.join(sort_fields)})$")
+
+    def dependency(
+        page_size: PageSize = DEFAULT_PAGE_SIZE,
+        continuation_token: ContinuationToken = None,
+        sort_by: Annotated[str, sortable] = "created_at",
+        sort_order: SortOrder = SortOrder.DESC,
+    ) -> PageRequest:
+        return page_request(page_size, continuation_token, sort_by, sort_order)
+
+    return dependency
 
 
 def page_request(

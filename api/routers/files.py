@@ -7,27 +7,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
 from api.auth import AccountDep
 from api.deps import PoolDep, SettingsDep, StorageDep
 from api.guards import require_active_project, require_project
 from api.params import (
-    DEFAULT_PAGE_SIZE,
-    ContinuationToken,
     CreatedEnd,
     CreatedStart,
     FileId,
     Ids,
-    PageSize,
     ProjectId,
-    page_request,
+    paging,
 )
 from api.responses import COMMON_ERRORS, errors, found, invalid, not_found, raw_json, raw_list
 from api.schemas import DownloadUrl, FileEntity, ListResponse
 from db import files
-from db.pagination import SortOrder
+from db.pagination import PageRequest
 from docket import mime, signing
 from docket.ids import IdPrefix, new_id
 from docket.settings import Settings
@@ -100,10 +97,7 @@ async def list_files(
     project_id: ProjectId,
     account: AccountDep,
     pool: PoolDep,
-    page_size: PageSize = DEFAULT_PAGE_SIZE,
-    continuation_token: ContinuationToken = None,
-    sort_by: Annotated[str, Query(pattern="^(created_at|id|filename)$")] = "created_at",
-    sort_order: SortOrder = SortOrder.DESC,
+    page: Annotated[PageRequest, Depends(paging("created_at", "id", "filename"))],
     ids: Ids = None,
     created_at_start: CreatedStart = None,
     created_at_end: CreatedEnd = None,
@@ -112,7 +106,6 @@ async def list_files(
     filters = files.FileFilters(
         ids=ids, created_at_start=created_at_start, created_at_end=created_at_end
     )
-    page = page_request(page_size, continuation_token, sort_by, sort_order)
     result, total = await files.list_page(pool, project_id, filters, page)
     return raw_list(result, total)
 

@@ -2,27 +2,24 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import AccountDep
 from api.cancel import cancel_job as cancel
 from api.deps import PoolDep, TemporalDep
 from api.guards import require_project
 from api.params import (
-    DEFAULT_PAGE_SIZE,
-    ContinuationToken,
     CreatedEnd,
     CreatedStart,
     Ids,
     JobId,
-    PageSize,
     ProjectId,
-    page_request,
+    paging,
 )
 from api.responses import COMMON_ERRORS, errors, found, raw_list
 from api.schemas import CancelJobRequest, ErrorDetail, JobEntity, ListResponse
 from db import jobs
-from db.pagination import SortOrder
+from db.pagination import PageRequest
 from docket.enums import JobOperationType, JobStatus
 
 router = APIRouter(prefix="/v1/projects/{project_id}/jobs", tags=["Jobs"], responses=COMMON_ERRORS)
@@ -33,10 +30,7 @@ async def list_jobs(
     project_id: ProjectId,
     account: AccountDep,
     pool: PoolDep,
-    page_size: PageSize = DEFAULT_PAGE_SIZE,
-    continuation_token: ContinuationToken = None,
-    sort_by: Annotated[str, Query(pattern="^(created_at|id)$")] = "created_at",
-    sort_order: SortOrder = SortOrder.DESC,
+    page: Annotated[PageRequest, Depends(paging("created_at", "id"))],
     ids: Ids = None,
     status: Annotated[list[JobStatus] | None, Query()] = None,
     operation: Annotated[list[JobOperationType] | None, Query()] = None,
@@ -56,7 +50,6 @@ async def list_jobs(
         completed_at_start=completed_at_start,
         completed_at_end=completed_at_end,
     )
-    page = page_request(page_size, continuation_token, sort_by, sort_order)
     result, total = await jobs.list_page(pool, project_id, filters, page)
     return raw_list(result, total)
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 
 from api.auth import AccountDep
 from api.creation import Creation
@@ -11,12 +11,9 @@ from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.guards import require_active_project, require_project
 from api.idempotency import IdempotencyKey
 from api.params import (
-    DEFAULT_PAGE_SIZE,
-    ContinuationToken,
-    PageSize,
     ParseResultId,
     ProjectId,
-    page_request,
+    paging,
 )
 from api.responses import COMMON_ERRORS, errors, found, invalid, not_found, raw_list
 from api.schemas import (
@@ -27,10 +24,10 @@ from api.schemas import (
     ParseResult,
     ParseResultSummary,
 )
-from db import batches, files, jobs, results
+from db import batches, jobs, results
 from db.jobs import NewJob
-from db.pagination import SortOrder
-from db.pool import Connection
+from db.pagination import PageRequest
+from db.pool import Conn, Connection
 from docket import mime
 from docket.enums import JobOperationType
 from docket.ids import IdPrefix, new_id
@@ -56,21 +53,8 @@ async def create_parse_job(
 ) -> Response:
     await require_active_project(pool, project_id, account)
     file_id = body.source_document_id
-    source = await files.get_row(pool, file_id, project_id, account)
-    if source is None or source.status == "deleted":
-        raise not_found("file", file_id)
-    if source.mime_type not in mime.SUPPORTED_MIME_TYPES:
-        raise unparseable(
-            [f"{file_id} ({source.filename}, {source.mime_type})"], body.parameters.engine
-        )
-    job = NewJob(
-        id=new_id(IdPrefix.JOB),
-        project_id=project_id,
-        operation=JobOperationType.PARSE,
-        source_id=file_id,
-        correlation_id=x_correlation_id or uuid.uuid4().hex,
-        parameters=body.parameters.model_dump(mode="json"),
-    )
+    await require_parseable(pool, project_id, [file_id], body.parameters.engine)
+    job = new_job(project_id, JobOperationType.PARSE, file_id, x_correlation_id, body)
 
     async def insert(conn: Connection) -> str:
         await jobs.insert(conn, job, {"engine": body.parameters.engine})
@@ -99,8 +83,44 @@ async def create_batch_parse_job(
     the children by status."""
     await require_active_project(pool, project_id, account)
     ids = body.source_document_ids
+    await require_parseable(pool, project_id, ids, body.parameters.engine)
+    batch = new_job(project_id, JobOperationType.BATCH_PARSE, None, x_correlation_id, body)
+
+    async def insert(conn: Connection) -> str:
+        await batches.insert_batch(conn, batch, [new_id(IdPrefix.JOB) for _ in ids], ids)
+        return batch.id
+
+    creation = Creation(pool, temporal, settings, account, project_id, idempotency_key)
+    return await creation.run(
+        f"batch:{project_id}", body.model_dump(mode="json"), insert, start_batch
+    )
+
+
+def new_job(
+    project_id: str,
+    operation: JobOperationType,
+    source_id: str | None,
+    correlation_id: str | None,
+    body: ParseRequest | BatchParseRequest,
+) -> NewJob:
+    return NewJob(
+        id=new_id(IdPrefix.JOB),
+        project_id=project_id,
+        operation=operation,
+        source_id=source_id,
+        correlation_id=correlation_id or uuid.uuid4().hex,
+        # Stored once on the job (a batch's children read them from the batch row).
+        parameters=body.parameters.model_dump(mode="json"),
+    )
+
+
+async def require_parseable(pool: Conn, project_id: str, ids: list[str], engine: str) -> None:
+    """Every document exists in the project (404 naming the missing ones) and has a type
+    the engine can parse (422 naming the others), before anything is created."""
     rows = {row["id"]: row for row in await batches.parseable_files(pool, project_id, ids)}
     missing = [file_id for file_id in ids if file_id not in rows]
+    if len(ids) == 1 and missing:
+        raise not_found("file", ids[0])
     if missing:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
@@ -113,24 +133,7 @@ async def create_batch_parse_job(
         if r["mime_type"] not in mime.SUPPORTED_MIME_TYPES
     ]
     if bad:
-        raise unparseable(bad, body.parameters.engine)
-    batch = NewJob(
-        id=new_id(IdPrefix.JOB),
-        project_id=project_id,
-        operation=JobOperationType.BATCH_PARSE,
-        source_id=None,
-        correlation_id=x_correlation_id or uuid.uuid4().hex,
-        parameters=body.parameters.model_dump(mode="json"),
-    )
-
-    async def insert(conn: Connection) -> str:
-        await batches.insert_batch(conn, batch, [new_id(IdPrefix.JOB) for _ in ids], ids)
-        return batch.id
-
-    creation = Creation(pool, temporal, settings, account, project_id, idempotency_key)
-    return await creation.run(
-        f"batch:{project_id}", body.model_dump(mode="json"), insert, start_batch
-    )
+        raise unparseable(bad, engine)
 
 
 LISTED = 20
@@ -156,13 +159,9 @@ async def list_parse_results(
     project_id: ProjectId,
     account: AccountDep,
     pool: PoolDep,
-    page_size: PageSize = DEFAULT_PAGE_SIZE,
-    continuation_token: ContinuationToken = None,
-    sort_by: Annotated[str, Query(pattern="^(created_at|id)$")] = "created_at",
-    sort_order: SortOrder = SortOrder.DESC,
+    page: Annotated[PageRequest, Depends(paging("created_at", "id"))],
 ) -> Response:
     await require_project(pool, project_id, account)
-    page = page_request(page_size, continuation_token, sort_by, sort_order)
     result, total = await results.list_page(pool, project_id, page)
     return raw_list(result, total)
 

@@ -3,24 +3,21 @@
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.auth import AccountDep
 from api.deps import PoolDep
 from api.params import (
-    DEFAULT_PAGE_SIZE,
-    ContinuationToken,
     CreatedEnd,
     CreatedStart,
     Ids,
-    PageSize,
     ProjectId,
-    page_request,
+    paging,
 )
 from api.responses import COMMON_ERRORS, found, raw_json, raw_list
 from api.schemas import CreateProjectRequest, ListResponse, ProjectEntity, UpdateProjectRequest
 from db import projects
-from db.pagination import SortOrder
+from db.pagination import PageRequest
 from docket.enums import ProjectStatus
 from docket.ids import IdPrefix, new_id
 
@@ -42,10 +39,7 @@ async def create_project(
 async def list_projects(
     account: AccountDep,
     pool: PoolDep,
-    page_size: PageSize = DEFAULT_PAGE_SIZE,
-    continuation_token: ContinuationToken = None,
-    sort_by: Annotated[str, Query(pattern="^(created_at|id|name)$")] = "created_at",
-    sort_order: SortOrder = SortOrder.DESC,
+    page: Annotated[PageRequest, Depends(paging("created_at", "id", "name"))],
     include_archived: bool = False,
     ids: Ids = None,
     statuses: Annotated[list[ProjectStatus] | None, Query()] = None,
@@ -61,7 +55,6 @@ async def list_projects(
         created_at_end=created_at_end,
         name=name,
     )
-    page = page_request(page_size, continuation_token, sort_by, sort_order)
     result, total = await projects.list_page(pool, account, filters, page)
     return raw_list(result, total)
 
