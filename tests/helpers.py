@@ -43,6 +43,16 @@ async def upload(
     return body
 
 
+async def create_job(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, route: str, body: Any
+) -> dict[str, Any]:
+    """POST /v1/projects/{project}/{route} (`parse` or `parse/batch`), expecting 200."""
+    response = await api.post(f"/v1/projects/{project}/{route}", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
 async def get_job(
     api: httpx.AsyncClient, headers: dict[str, str], project: str, job_id: str
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from api.deps import AppState
 from docket.settings import Settings
 from docket.storage import FileStorage
 from tests.documents import make_pdf
-from tests.helpers import eventually, get_job, upload, wait_status
+from tests.helpers import create_job, eventually, get_job, upload, wait_status
 
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
 
@@ -53,14 +53,7 @@ async def watch(
 async def start_batch(
     api: httpx.AsyncClient, headers: dict[str, str], project: str, file_ids: list[str]
 ) -> dict[str, Any]:
-    response = await api.post(
-        f"/v1/projects/{project}/parse/batch",
-        json={"source_document_ids": file_ids},
-        headers=headers,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return await create_job(api, headers, project, "parse/batch", {"source_document_ids": file_ids})
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from docket.settings import Settings
 from docket.storage import FileStorage
 from docket.worker import build_worker, job_activities
 from tests.factories import insert_job
-from tests.helpers import eventually, upload, wait_status
+from tests.helpers import create_job, eventually, upload, wait_status
 
 
 def cancel_url(project: str, job: str) -> str:
@@ -25,12 +25,7 @@ def cancel_url(project: str, job: str) -> str:
 async def start_parse(
     api: httpx.AsyncClient, headers: dict[str, str], project: str, file_id: str
 ) -> dict[str, object]:
-    response = await api.post(
-        f"/v1/projects/{project}/parse", json={"source_document_id": file_id}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    job: dict[str, object] = response.json()
-    return job
+    return await create_job(api, headers, project, "parse", {"source_document_id": file_id})
 
 
 async def test_cancel_running_job_stops_the_parse(
