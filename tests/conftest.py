@@ -6,6 +6,7 @@ query is scoped by them, so no test sees another's rows.
 """
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 import uuid
@@ -35,13 +36,29 @@ from docket.storage import FileStorage
 from docket.worker import build_worker, job_activities
 
 
+@contextlib.contextmanager
+def server_dir() -> Iterator[Path]:
+    """A temporary directory for embedded servers. Not under pytest's basetemp: every new
+    pytest session resets that root to mode 0700, which locks out the unprivileged user the
+    embedded Postgres runs as when we run as root."""
+    path = Path(tempfile.mkdtemp(prefix="docket-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Iterator[Path]:
-    # Not under pytest's basetemp: pytest resets its root to mode 0700, which would lock
-    # out the unprivileged user the embedded Postgres runs as whenever we run as root.
-    path = Path(tempfile.mkdtemp(prefix="docket-test-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with server_dir() as path:
+        yield path
+
+
+@pytest.fixture
+def server_tmp() -> Iterator[Path]:
+    """Like tmp_path, for tests that start embedded servers in it."""
+    with server_dir() as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -61,8 +61,8 @@ async def _count_rows(dsn: str) -> int:
         await conn.close()
 
 
-async def test_postgres_starts_serves_and_keeps_data_across_restarts(tmp_path: Path) -> None:
-    data_dir = tmp_path / "postgres"
+async def test_postgres_starts_serves_and_keeps_data_across_restarts(server_tmp: Path) -> None:
+    data_dir = server_tmp / "postgres"
     with EmbeddedPostgres(data_dir, find_free_port(0), fast=True) as pg:
         assert pg.initialized
         conn = await asyncpg.connect(pg.dsn)
@@ -86,8 +86,8 @@ async def test_postgres_starts_serves_and_keeps_data_across_restarts(tmp_path: P
     again.stop()  # idempotent
 
 
-def test_postgres_refuses_a_live_owner_then_reclaims_its_orphan(tmp_path: Path) -> None:
-    data_dir, port = tmp_path / "postgres", find_free_port(0)
+def test_postgres_refuses_a_live_owner_then_reclaims_its_orphan(server_tmp: Path) -> None:
+    data_dir, port = server_tmp / "postgres", find_free_port(0)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     cmd = [sys.executable, "-c", HOLDER, str(data_dir), str(port)]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as holder:
@@ -98,12 +98,12 @@ def test_postgres_refuses_a_live_owner_then_reclaims_its_orphan(tmp_path: Path) 
                 EmbeddedPostgres(data_dir, find_free_port(0), fast=True).start()
         finally:
             holder.kill()  # dies hard: its Postgres lives on as an orphan
-    orphan = int((tmp_path / "postgres.owner").read_text().split()[0])
+    orphan = int((server_tmp / "postgres.owner").read_text().split()[0])
     assert _is_postgres(orphan)
     with EmbeddedPostgres(data_dir, find_free_port(0), fast=True) as pg:
         assert not _is_postgres(orphan)
         assert pg.pid not in (None, orphan)
-    assert not (tmp_path / "postgres.owner").exists()
+    assert not (server_tmp / "postgres.owner").exists()
 
 
 def _is_postgres(pid: int) -> bool:
@@ -113,9 +113,9 @@ def _is_postgres(pid: int) -> bool:
         return False
 
 
-async def test_temporal_dev_server_serves_the_namespace(tmp_path: Path) -> None:
+async def test_temporal_dev_server_serves_the_namespace(server_tmp: Path) -> None:
     server = TemporalDevServer(
-        tmp_path / "temporal", find_free_port(0), find_free_port(0), "docket", headless=True
+        server_tmp / "temporal", find_free_port(0), find_free_port(0), "docket", headless=True
     )
     address = server.start()
     try:
@@ -125,7 +125,7 @@ async def test_temporal_dev_server_serves_the_namespace(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert server.pid is None
-    assert (tmp_path / "temporal" / "temporal.sqlite").exists()
+    assert (server_tmp / "temporal" / "temporal.sqlite").exists()
 
 
 def _get_status(url: str) -> int:
@@ -138,9 +138,9 @@ def _get_status(url: str) -> int:
         conn.close()
 
 
-def test_dev_stack_runs_everything_and_leaves_nothing_behind(tmp_path: Path) -> None:
+def test_dev_stack_runs_everything_and_leaves_nothing_behind(server_tmp: Path) -> None:
     settings = get_settings(
-        data_dir=tmp_path / "dev",
+        data_dir=server_tmp / "dev",
         database_url=None,
         temporal_address=None,
         secret_key=None,
