@@ -14,11 +14,10 @@ log = logging.getLogger("docket")
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    # Text by default; DOCKET_LOG_FORMAT=json for one JSON object per line (docket/logs.py).
+    from docket import logs
+
+    logs.configure(level)
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
@@ -47,6 +46,15 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(run_worker(settings))
     return 0
+
+
+def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
+    """An exec probe: exit 0 if the worker's heartbeat file is fresh, 1 if not."""
+    from docket import health
+
+    healthy, reason = health.check(health.worker_health_file(settings.data_dir), args.max_age)
+    sys.stdout.write(f"worker {'healthy' if healthy else 'unhealthy'}: {reason}\n")
+    return 0 if healthy else 1
 
 
 async def _with_connection(settings: Settings, action: str, account: str | None) -> object:
@@ -106,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="run everything on embedded defaults").set_defaults(run=cmd_dev)
     sub.add_parser("api", help="run the HTTP API").set_defaults(run=cmd_api)
     sub.add_parser("worker", help="run a Temporal worker").set_defaults(run=cmd_worker)
+    from docket.health import BEAT_INTERVAL_SECONDS, DEFAULT_MAX_AGE_SECONDS
+
+    health = sub.add_parser("health", help="probe a process's health (exit 0 healthy, 1 not)")
+    health.add_argument(
+        "--worker", action="store_true", required=True, help="the worker on this host/container"
+    )
+    health.add_argument(
+        "--max-age",
+        type=float,
+        default=DEFAULT_MAX_AGE_SECONDS,
+        help=f"seconds a heartbeat stays fresh (default {DEFAULT_MAX_AGE_SECONDS:g}; "
+        f"the worker beats every {BEAT_INTERVAL_SECONDS:g})",
+    )
+    health.set_defaults(run=cmd_health)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys", required=True)
     create = keys.add_parser("create", help="create an API key (printed once)")

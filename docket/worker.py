@@ -15,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.batches import BatchActivities
 from activities.jobs import JobActivities
 from db.pool import create_pool
+from docket.health import heartbeat, worker_health_file
 from docket.settings import Settings
 from docket.storage import FileStorage
 from docket.temporal import connect
@@ -55,21 +56,34 @@ def job_activities(pool: Any, settings: Settings) -> list[Any]:
     return [*jobs.all(), *BatchActivities(pool).all()]
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Poll until SIGTERM/SIGINT (or until `stop` is set, for tests), then shut down
+    gracefully. A fatal worker error (e.g. an unknown namespace) is raised, so the process
+    exits non-zero and its supervisor restarts it."""
     pool = await create_pool(settings)
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
     try:
         client = await connect(settings)
         worker = build_worker(client, settings, job_activities(pool, settings))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with worker:
-            log.info("worker polling task queue %s", settings.task_queue)
+        if stop is None:
+            stop = asyncio.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+                handled.append(sig)
+        health_file = worker_health_file(settings.data_dir)
+        # The heartbeat block is inside the worker's: on shutdown the probe fails at once,
+        # before the (up to graceful-timeout long) wait for in-flight activities.
+        async with worker, heartbeat(health_file, lambda: worker.is_running):
+            log.info(
+                "worker polling task queue %s (health file %s)", settings.task_queue, health_file
+            )
             await stop.wait()
             log.info(
                 "worker shutting down (graceful timeout %ss)",
                 settings.worker_graceful_shutdown_seconds,
             )
     finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
         await pool.close()

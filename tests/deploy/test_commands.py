@@ -5,13 +5,27 @@ break a container, a healthcheck or a probe."""
 import argparse
 import contextlib
 import io
+import re
+import shlex
 
 import pytest
 
 from docket.cli import build_parser
-from tests.deploy.manifests import docket_commands
+from tests.deploy.manifests import COMPOSE, DEPLOY, docket_commands
 
 COMMANDS = list(docket_commands())
+
+# Commands the docs tell an operator to type: `... exec <pod> -- docket ARGS` and
+# `docker compose ... run --rm <docket service> ARGS` (whose entrypoint is docket).
+DOC_COMMAND = re.compile(r"(?:-- docket|run --rm (?:migrate|api|worker)) ([^#\n`]+)")
+
+
+def documented_commands() -> list[tuple[str, list[str]]]:
+    found = []
+    for path in (DEPLOY / "README.md", COMPOSE):
+        for match in DOC_COMMAND.finditer(path.read_text()):
+            found.append((path.name, ["docket", *shlex.split(match.group(1))]))
+    return found
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -27,6 +41,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 @pytest.mark.parametrize(("where", "argv"), COMMANDS, ids=[where for where, _ in COMMANDS])
 def test_command_exists_in_the_cli(where: str, argv: list[str]) -> None:
     assert callable(parse(argv).run)
+
+
+def test_commands_in_the_docs_exist_too() -> None:
+    documented = documented_commands()
+    assert documented, "the README's examples were not found"
+    for _, argv in documented:
+        parse(argv)
 
 
 def test_every_production_process_is_deployed() -> None:

@@ -24,6 +24,7 @@ from tests.deploy.manifests import (
 # schemas the wheel ships catch removed APIs early.
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 DOCS = k8s_documents()
+POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 
 
 def name_of(doc: dict[str, Any]) -> str:
@@ -35,6 +36,8 @@ def schema_error(doc: dict[str, Any], version: str) -> str | None:
         kubernetes_validate.validate(doc, version, strict=True)
     except kubernetes_validate.ValidationError as err:
         return f"{name_of(doc)} on {version}: {'.'.join(map(str, err.path))}: {err.message}"
+    except kubernetes_validate.SchemaNotFoundError as err:
+        return f"{name_of(doc)}: {err.message} (an API removed or misspelt)"
     return None
 
 
@@ -80,9 +83,9 @@ def test_selectors_and_references_resolve() -> None:
         template_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert deployment["spec"]["selector"]["matchLabels"].items() <= template_labels.items()
     for service in k8s_kind("Service"):
-        assert selects_pods(service["spec"]["selector"]), name_of(service)
+        assert selects_pods(service["spec"]["selector"]), f"{name_of(service)} selects no pod"
     for pdb in k8s_kind("PodDisruptionBudget"):
-        assert selects_pods(pdb["spec"]["selector"]["matchLabels"]), name_of(pdb)
+        assert selects_pods(pdb["spec"]["selector"]["matchLabels"]), f"{name_of(pdb)}: no pod"
     for hpa in k8s_kind("HorizontalPodAutoscaler"):
         assert hpa["spec"]["scaleTargetRef"]["name"] in deployments, name_of(hpa)
         # The HPA owns the replica count; a `replicas` in the Deployment fights it on apply.
@@ -116,11 +119,15 @@ def config_env(container: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def containers() -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
-    found = []
+Container = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]  # (doc, pod spec, container)
+
+
+def containers() -> list[Container]:
+    found: list[Container] = []
     for doc in DOCS:
         spec = pod_spec(doc)
-        found.extend((doc, spec, c) for c in (spec["containers"] if spec else []))
+        if spec is not None:
+            found.extend((doc, spec, container) for container in spec["containers"])
     return found
 
 
@@ -143,6 +150,24 @@ def test_pods_outlive_their_graceful_shutdown() -> None:
         needed = pause + settings.worker_graceful_shutdown_seconds + 10
         grace = spec["terminationGracePeriodSeconds"]
         assert grace >= needed, f"{name_of(doc)}: {grace}s grace, needs {needed}s"
+
+
+def test_connection_budget_fits_a_default_postgres() -> None:
+    """Every pod's pool at its maximum, api scaled out fully, plus a migration and a few
+    admin sessions, stays within Postgres's default max_connections (deploy/README.md)."""
+    most = {
+        hpa["spec"]["scaleTargetRef"]["name"]: hpa["spec"]["maxReplicas"]
+        for hpa in k8s_kind("HorizontalPodAutoscaler")
+    }
+    total = 0
+    for doc, _, container in containers():
+        if doc["kind"] == "Deployment":
+            pool = settings_from_env(config_env(container)).db_pool_max_size
+            total += pool * most.get(doc["metadata"]["name"], doc["spec"].get("replicas", 1))
+    assert total + 1 + 5 <= POSTGRES_DEFAULT_MAX_CONNECTIONS, (
+        f"{total} pooled connections at full scale leave no room in max_connections "
+        f"{POSTGRES_DEFAULT_MAX_CONNECTIONS}: lower the pools or the replicas, or raise it"
+    )
 
 
 def test_worker_probes_read_a_private_heartbeat() -> None:

@@ -84,14 +84,20 @@ async def _batch(
     name: str,
     table: FakeTable,
     cancel_when: Callable[[dict[str, str]], bool] | None = None,
-    **knobs: int,
+    max_concurrency: int = 100,
+    children_per_run: int = 500,
 ) -> Handle:
     queue = f"replay-{uuid.uuid4().hex}"
     activities = table.activities()
     async with build_worker(env.client, get_settings(), activities, task_queue=queue):
         handle = await env.client.start_workflow(
             BatchParseWorkflow.run,
-            BatchInput(job_id=BATCH, heartbeat_timeout_seconds=5, **knobs),
+            BatchInput(
+                job_id=BATCH,
+                heartbeat_timeout_seconds=5,
+                max_concurrency=max_concurrency,
+                children_per_run=children_per_run,
+            ),
             id=name,
             task_queue=queue,
         )
