@@ -36,6 +36,8 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        # Keep the logging configured above (text or JSON) for uvicorn's own loggers too.
+        log_config=None,
         timeout_graceful_shutdown=int(settings.worker_graceful_shutdown_seconds),
     )
     return 0

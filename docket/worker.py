@@ -2,6 +2,7 @@
 and the activities bound to one pool, and shuts down gracefully on SIGTERM/SIGINT."""
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from activities.batches import BatchActivities
 from activities.jobs import JobActivities
 from db.pool import create_pool
 from docket.health import heartbeat, worker_health_file
+from docket.reconciler import reconcile_forever
 from docket.settings import Settings
 from docket.storage import FileStorage
 from docket.temporal import connect
@@ -78,7 +80,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             log.info(
                 "worker polling task queue %s (health file %s)", settings.task_queue, health_file
             )
-            await stop.wait()
+            reconciler = asyncio.create_task(reconcile_forever(pool, client, settings))
+            try:
+                await stop.wait()
+            finally:
+                reconciler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciler
             log.info(
                 "worker shutting down (graceful timeout %ss)",
                 settings.worker_graceful_shutdown_seconds,
