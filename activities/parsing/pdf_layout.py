@@ -1,4 +1,4 @@
-"""Layout heuristics turning PDF glyphs into paragraph blocks.
+"""Layout heuristics turning PDF lines (or glyphs, on the exact path) into paragraph blocks.
 
 Pure functions over plain tuples so the heuristics can be tested without pdfium. Coordinates
 are PDF user space (points, origin bottom-left, y pointing up) until `normalise_box`.
@@ -42,8 +42,22 @@ class Glyph(NamedTuple):
     hyphen: bool = False  # pdfium flags a hyphen that breaks a word at the end of a line
 
 
+class Line(NamedTuple):
+    """One finished line of text. Immutable, so `text` and `size` are computed once (layout
+    reads them many times per line); a NamedTuple because it is built once per line of
+    every page and is several times cheaper to construct than a frozen dataclass."""
+
+    text: str
+    size: float
+    left: float
+    bottom: float
+    right: float
+    top: float
+    hyphenated: bool = False
+
+
 @dataclass
-class Line:
+class _LineBuilder:
     chars: list[str] = field(default_factory=list)
     sizes: list[float] = field(default_factory=list)
     left: float = float("inf")
@@ -52,19 +66,18 @@ class Line:
     top: float = float("-inf")
     hyphenated: bool = False
 
-    @property
-    def text(self) -> str:
-        return "".join(self.chars).strip()
-
-    @property
-    def size(self) -> float:
-        return statistics.median(self.sizes) if self.sizes else 0.0
-
     def add(self, glyph: Glyph) -> None:
         self.chars.append(glyph.char)
         self.sizes.append(glyph.size)
         self.left, self.right = min(self.left, glyph.left), max(self.right, glyph.right)
         self.bottom, self.top = min(self.bottom, glyph.bottom), max(self.top, glyph.top)
+
+    def build(self) -> Line | None:
+        text = "".join(self.chars).strip()
+        if not text:
+            return None
+        size = statistics.median(self.sizes) if self.sizes else 0.0
+        return Line(text, size, self.left, self.bottom, self.right, self.top, self.hyphenated)
 
 
 def glyphs_to_lines(glyphs: Iterable[Glyph]) -> list[Line]:
@@ -76,13 +89,14 @@ def glyphs_to_lines(glyphs: Iterable[Glyph]) -> list[Line]:
     because generated spaces have degenerate or misleading boxes.
     """
     lines: list[Line] = []
-    current = Line()
+    current = _LineBuilder()
 
     def finish() -> None:
         nonlocal current
-        if current.text:
-            lines.append(current)
-        current = Line()
+        line = current.build()
+        if line is not None:
+            lines.append(line)
+        current = _LineBuilder()
 
     for glyph in glyphs:
         if glyph.char in "\r\n":
@@ -101,8 +115,11 @@ def glyphs_to_lines(glyphs: Iterable[Glyph]) -> list[Line]:
     return lines
 
 
-def _breaks_paragraph(paragraph: list[Line], line: Line, usual_gap: float) -> bool:
-    previous = paragraph[-1]
+def _breaks_paragraph(
+    previous: Line, line: Line, usual_gap: float, extent: tuple[float, float]
+) -> bool:
+    """Whether `line` starts a new paragraph after `previous`; `extent` is the horizontal
+    (left, right) of the paragraph so far."""
     size = max(previous.size, line.size, 1.0)
     if _BULLET.match(line.text) or _NUMBERED.match(line.text):
         return True
@@ -113,9 +130,7 @@ def _breaks_paragraph(paragraph: list[Line], line: Line, usual_gap: float) -> bo
         return True  # the line went back up: a new column or a floating element
     if gap > usual_gap + _PARAGRAPH_GAP * size:
         return True
-    left = min(candidate.left for candidate in paragraph)
-    right = max(candidate.right for candidate in paragraph)
-    return line.left > right or line.right < left  # side by side, e.g. another column
+    return line.left > extent[1] or line.right < extent[0]  # side by side, e.g. another column
 
 
 def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
@@ -132,11 +147,14 @@ def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
     ]
     usual_gap = max(0.0, sorted(gaps)[len(gaps) // 4]) if gaps else 0.0
     paragraphs: list[list[Line]] = []
+    extent = (0.0, 0.0)  # kept up to date rather than recomputed from every line per line
     for line in lines:
-        if paragraphs and not _breaks_paragraph(paragraphs[-1], line, usual_gap):
+        if paragraphs and not _breaks_paragraph(paragraphs[-1][-1], line, usual_gap, extent):
             paragraphs[-1].append(line)
+            extent = (min(extent[0], line.left), max(extent[1], line.right))
         else:
             paragraphs.append([line])
+            extent = (line.left, line.right)
     return paragraphs
 
 
@@ -206,7 +224,16 @@ def layout_blocks(
     page_box: tuple[float, float, float, float],
     rotation: int,
 ) -> list[Block]:
-    lines = glyphs_to_lines(glyphs)
+    return layout_lines(glyphs_to_lines(glyphs), page_number, page_box, rotation)
+
+
+def layout_lines(
+    lines: Sequence[Line],
+    page_number: int,
+    page_box: tuple[float, float, float, float],
+    rotation: int,
+) -> list[Block]:
+    """Paragraph blocks from lines in content order (however the lines were extracted)."""
     body = body_size(lines)
     blocks: list[Block] = []
     for paragraph in group_paragraphs(lines):
