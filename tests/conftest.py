@@ -100,7 +100,7 @@ def settings(migrated: str, temporal_env: WorkflowEnvironment, data_dir: Path) -
         data_dir=data_dir,
         task_queue=f"docket-test-{uuid.uuid4().hex}",
         secret_key="test-secret",
-        max_upload_bytes=2 * 1024 * 1024,
+        max_upload_bytes=4 * 1024 * 1024,
     )
 
 
@@ -166,8 +166,8 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 def big_pdf() -> bytes:
-    """A real PDF long enough (1,500 pages) that a parse of it is still running when a
+    """A real PDF long enough (3,000 pages, seconds to parse) that a parse of it is still running when a
     test cancels it."""
     from tests.documents import make_pdf
 
-    return make_pdf(pages=1500, lines_per_page=30)
+    return make_pdf(pages=3000, lines_per_page=30)

@@ -34,7 +34,7 @@ async def test_oversized_upload_is_413_and_leaves_nothing(
     pool: asyncpg.Pool,
     data_dir: object,
 ) -> None:
-    too_big = b"x" * (3 * 1024 * 1024)  # the test settings allow 2 MiB
+    too_big = b"x" * (5 * 1024 * 1024)  # the test settings allow 4 MiB
     response = await api.post(
         f"/v1/projects/{project}/files",
         files={"file": ("big.txt", too_big, "text/plain")},

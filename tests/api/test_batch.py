@@ -121,7 +121,7 @@ async def test_mixed_outcomes_end_partially_succeeded(
 async def test_cancel_running_batch_settles_every_child(
     tuned_api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
 ) -> None:
-    pdf = make_pdf(pages=400, lines_per_page=30)
+    pdf = make_pdf(pages=2000, lines_per_page=30)
     ids = [
         (await upload(tuned_api, headers, project, f"p{n}.pdf", pdf, "application/pdf"))["id"]
         for n in range(6)
@@ -158,7 +158,7 @@ async def test_cancel_running_batch_settles_every_child(
 async def test_cancel_one_child_and_the_batch_goes_on(
     tuned_api: httpx.AsyncClient, headers: dict[str, str], project: str
 ) -> None:
-    pdf = make_pdf(pages=400, lines_per_page=30)
+    pdf = make_pdf(pages=2000, lines_per_page=30)
     slow = (await upload(tuned_api, headers, project, "slow.pdf", pdf, "application/pdf"))["id"]
     quick = await text_files(tuned_api, headers, project, 3)
     batch = await start_batch(tuned_api, headers, project, [slow, *quick])
