@@ -17,6 +17,11 @@ DATABASE_DOWN = (
     asyncpg.InterfaceError,
     asyncpg.TooManyConnectionsError,
     asyncpg.CannotConnectNowError,
+    # The server shutting down mid-request: its FATAL arrives as an operator intervention,
+    # or, when it lands together with a statement's last replies, as a client state error
+    # (MagicStack/asyncpg#1069).
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InternalClientError,
     ConnectionError,
     OSError,
     TimeoutError,

@@ -1,19 +1,28 @@
-"""A deploy: the worker gets SIGTERM mid-parse. It exits within its graceful shutdown
-timeout, a parse that fits in that window finishes there, one that does not is taken over
-by the next worker, and neither job fails because of the deploy."""
+"""A deploy: the worker gets SIGTERM mid-parse and exits within its graceful shutdown
+timeout. A parse that fits in that window finishes there, on the old worker; one that does
+not is handed over to the next worker. Either way the job succeeds once and never fails
+because of the deploy.
 
-import asyncio
+Parse times scale with the machine, so each case sets the grace far from its document's
+parse time: a short parse and a long grace, or a very long parse and a short grace.
+"""
+
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from docket.contracts import ActivityName
 from docket.settings import Settings
 from tests.documents import make_pdf
-from tests.helpers import eventually, get_job, upload
+from tests.helpers import eventually, upload
 from tests.reliability.processes import (
     Workers,
     api_client,
@@ -28,81 +37,126 @@ from tests.reliability.processes import (
     workflows_closed,
 )
 
-GRACE_SECONDS = 3
-# Exiting takes a little longer than the grace itself: cancelling what is left, closing
-# the pool. The margin is wide because the machine running the suite may be loaded.
+# Exiting takes a little longer than the grace itself (cancelling what is left, closing the
+# pool); the margin is wide because the machine running the suite may be loaded.
 EXIT_MARGIN_SECONDS = 10
-SMALL_PAGES = 150  # a fraction of a second: done well within the grace
+SHORT_PAGES, LONG_GRACE = 200, 5  # well under a second of parsing; 5 s to finish it
+LONG_PAGES, SHORT_GRACE = 4000, 1  # several seconds of parsing; 1 s is not enough
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
 SUCCEEDED_HISTORY = ["created", "started", "completed", "succeeded"]
+MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def small_pdf() -> bytes:
-    return make_pdf(pages=SMALL_PAGES, lines_per_page=30)
+def short_pdf() -> bytes:
+    return make_pdf(pages=SHORT_PAGES, lines_per_page=30)
 
 
-async def test_sigterm_drains_or_hands_over_and_no_job_fails(
+@pytest.fixture(scope="module")
+def long_pdf() -> bytes:
+    return make_pdf(pages=LONG_PAGES, lines_per_page=30)  # ~2.7 MB
+
+
+@dataclass
+class Deploy:
+    """Worker processes on a fresh task queue, and the API that starts jobs on it."""
+
+    workers: Workers
+    api: httpx.AsyncClient
+    headers: dict[str, str]
+    project: str
+    pool: asyncpg.Pool
+    client: Client
+
+    async def parse(self, name: str, content: bytes) -> str:
+        file = await upload(self.api, self.headers, self.project, name, content, "application/pdf")
+        return await start_parse(self.api, self.headers, self.project, file["id"])
+
+    async def wait_terminal(self, job_id: str) -> str:
+        try:
+            done = await eventually(
+                lambda: statuses(self.pool, [job_id]),
+                lambda s: s[job_id] in TERMINAL,
+                within=90,
+            )
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{self.workers.logs()}") from None
+        return done[job_id]
+
+    async def check_succeeded_once(self, job_id: str) -> None:
+        assert await history(self.pool, job_id) == SUCCEEDED_HISTORY, job_id
+        assert await result_count(self.pool, job_id) == 1
+        closed = await workflows_closed(self.client, [job_id])
+        assert closed == {job_id: WorkflowExecutionStatus.COMPLETED}
+
+
+@pytest.fixture
+async def deploy(
     settings: Settings,
     pool: asyncpg.Pool,
     client: Client,
     temporal_env: WorkflowEnvironment,
-    big_pdf: bytes,
-    small_pdf: bytes,
     tmp_path: Path,
-) -> None:
+) -> AsyncIterator[Deploy]:
     queue = f"deploy-{uuid.uuid4().hex}"
-    tuned = settings.model_copy(update={"task_queue": queue, "heartbeat_timeout_seconds": 2})
-    address = temporal_env.client.service_client.config.target_host
-    env = worker_env(
-        settings, address, queue, DOCKET_WORKER_GRACEFUL_SHUTDOWN_SECONDS=str(GRACE_SECONDS)
+    tuned = settings.model_copy(
+        update={"task_queue": queue, "heartbeat_timeout_seconds": 2, "max_upload_bytes": 8 * MIB}
     )
-    with Workers(env, tmp_path) as workers:
-        old = workers.start()
+    address = temporal_env.client.service_client.config.target_host
+    with Workers(worker_env(settings, address, queue), tmp_path) as workers:
         async with api_client(tuned, pool, client) as api:
             headers, project = await new_tenant(api, pool)
-            big = await upload(api, headers, project, "big.pdf", big_pdf, "application/pdf")
-            small = await upload(api, headers, project, "small.pdf", small_pdf, "application/pdf")
-            await old.wait_ready()
-            # The big parse (1,500 pages) outlasts the grace; the small one fits in it.
-            long_job = await start_parse(api, headers, project, big["id"])
-            short_job = await start_parse(api, headers, project, small["id"])
-            jobs = [long_job, short_job]
+            yield Deploy(workers, api, headers, project, pool, client)
 
-            async def progress() -> tuple[bool, bool, str]:
-                long_flying, short_flying = await asyncio.gather(
-                    parse_in_flight(client, long_job), parse_in_flight(client, short_job)
-                )
-                return long_flying, short_flying, (await statuses(pool, [short_job]))[short_job]
 
-            await eventually(progress, lambda p: p[0] and (p[1] or p[2] == "succeeded"))
-            took = await old.terminate(within=GRACE_SECONDS + EXIT_MARGIN_SECONDS)
-            assert old.proc.returncode == 0, old.log_tail()  # a clean exit, not a crash
-            after_exit = await statuses(pool, jobs)
-            # The short parse finished during the grace period, on the old worker.
-            assert after_exit[short_job] == "succeeded", (after_exit, old.log_tail())
-            # The long one was interrupted, and is not failed (nor cancelled) for it.
-            assert after_exit[long_job] == "running", (after_exit, old.log_tail())
+async def test_sigterm_lets_an_in_flight_parse_finish_within_the_grace(
+    deploy: Deploy, short_pdf: bytes
+) -> None:
+    old = deploy.workers.start(DOCKET_WORKER_GRACEFUL_SHUTDOWN_SECONDS=str(LONG_GRACE))
+    await old.wait_ready()
+    job_id = await deploy.parse("short.pdf", short_pdf)
+    # Mid-document: SIGTERM now.
+    await eventually(lambda: parse_in_flight(deploy.client, job_id), bool, within=60)
 
-            new = workers.start()
-            try:
-                done = await eventually(
-                    lambda: statuses(pool, jobs),
-                    lambda s: set(s.values()) <= TERMINAL,
-                    within=90,
-                )
-            except AssertionError as err:
-                raise AssertionError(f"{err}\n{workers.logs()}") from None
-            assert new.running(), new.log_tail()
-            assert done == {long_job: "succeeded", short_job: "succeeded"}, workers.logs()
-            for job_id in jobs:
-                assert await history(pool, job_id) == SUCCEEDED_HISTORY, job_id
-                assert await result_count(pool, job_id) == 1, job_id
-                job = await get_job(api, headers, project, job_id)
-                assert job["error"] is None
-            assert await parse_attempts(client, short_job) == 1  # drained, never retried
-            assert await parse_attempts(client, long_job) >= 2  # taken over by the new worker
-            assert took < GRACE_SECONDS + EXIT_MARGIN_SECONDS
-            closed = await workflows_closed(client, jobs)
-            assert set(closed.values()) == {WorkflowExecutionStatus.COMPLETED}, closed
-            await new.terminate(within=GRACE_SECONDS + EXIT_MARGIN_SECONDS)
+    took = await old.terminate(within=LONG_GRACE + EXIT_MARGIN_SECONDS)
+    assert old.proc.returncode == 0, old.log_tail()  # a clean exit, not a crash
+    # Finished during the grace, on the old worker: no other worker exists yet.
+    assert (await statuses(deploy.pool, [job_id]))[job_id] == "succeeded", old.log_tail()
+    assert took < LONG_GRACE  # it left as soon as its work was done, not at the deadline
+
+    new = deploy.workers.start()  # closes the workflow (its last task was left to it)
+    await deploy.check_succeeded_once(job_id)
+    assert await parse_attempts(deploy.client, job_id) == 1  # drained, never retried
+    await new.terminate(within=LONG_GRACE + EXIT_MARGIN_SECONDS)
+
+
+async def test_sigterm_hands_a_parse_longer_than_the_grace_to_the_next_worker(
+    deploy: Deploy, long_pdf: bytes
+) -> None:
+    old = deploy.workers.start(DOCKET_WORKER_GRACEFUL_SHUTDOWN_SECONDS=str(SHORT_GRACE))
+    await old.wait_ready()
+    job_id = await deploy.parse("long.pdf", long_pdf)
+    await eventually(lambda: parse_in_flight(deploy.client, job_id), bool, within=60)
+
+    took = await old.terminate(within=SHORT_GRACE + EXIT_MARGIN_SECONDS)
+    assert old.proc.returncode == 0, old.log_tail()
+    assert took < SHORT_GRACE + EXIT_MARGIN_SECONDS
+    # Interrupted, and neither failed nor cancelled for it: it waits for a worker.
+    assert (await statuses(deploy.pool, [job_id]))[job_id] == "running", old.log_tail()
+
+    new = deploy.workers.start()
+    assert await deploy.wait_terminal(job_id) == "succeeded", deploy.workers.logs()
+    await deploy.check_succeeded_once(job_id)
+    # The old worker gave the attempt up as a retryable failure, and the new one retried it.
+    assert await parse_attempts(deploy.client, job_id) == 2
+    assert await first_parse_failure(deploy.client, job_id) == "WorkerShutdown"
+    await new.terminate(within=SHORT_GRACE + EXIT_MARGIN_SECONDS)
+
+
+async def first_parse_failure(client: Client, job_id: str) -> str:
+    """The type of the failure that ended the parse activity's previous attempt."""
+    async for event in client.get_workflow_handle(job_id).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            failure = event.activity_task_started_event_attributes.last_failure
+            return failure.application_failure_info.type
+    raise AssertionError(f"no {ActivityName.PARSE_DOCUMENT} attempt in {job_id}")

@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import signal
+import struct
 import tempfile
 import time
 import uuid
@@ -27,7 +28,7 @@ from db.migrate import migrate
 from db.pool import create_pool
 from docket.contracts import ActivityName
 from docket.embedded import EmbeddedPostgres, find_free_port
-from docket.settings import get_settings
+from docket.settings import Settings, get_settings
 from docket.worker import build_worker, job_activities
 from tests.documents import make_pdf
 from tests.helpers import eventually, upload, wait_status
@@ -41,7 +42,7 @@ from tests.reliability.processes import (
 COMMAND_TIMEOUT_SECONDS = 2.0
 # What "answers quickly" means here: a few command timeouts, far from a hang.
 ANSWER_WITHIN_SECONDS = 12.0
-PAGES = 600  # a few seconds of parsing: still running when Postgres goes down
+PAGES = 1000  # a second or more of parsing: still running when Postgres goes down
 SUCCEEDED_HISTORY = ["created", "started", "completed", "succeeded"]
 DATABASE_DOWN = "the database is unavailable; retry shortly"
 
@@ -75,6 +76,7 @@ class Stack:
     """The API and a worker on a dedicated Postgres."""
 
     postgres: Postgres
+    settings: Settings
     api: httpx.AsyncClient
     headers: dict[str, str]
     project: str
@@ -125,7 +127,7 @@ async def stack(client: Client) -> AsyncIterator[Stack]:
         headers = {"x-api-key": key.api_key, "x-selected-account-id": key.account_id}
         response = await api.post("/v1/projects", json={"name": "outage"}, headers=headers)
         assert response.status_code == 200, response.text
-        yield Stack(postgres, api, headers, response.json()["id"])
+        yield Stack(postgres, settings, api, headers, response.json()["id"])
 
 
 async def close_pool(pool: asyncpg.Pool) -> None:
@@ -216,9 +218,13 @@ async def test_outage_answers_503_fast_and_the_running_job_resumes(
     assert [j["id"] for j in listed.json()["items"]] == [job_id]
 
 
-async def test_a_query_in_flight_when_postgres_stops_answers_503(stack: Stack) -> None:
-    """A request whose statement is running when Postgres shuts down gets the 503 too,
-    not a 500: its connection is closed mid-statement."""
+async def test_a_statement_in_flight_when_its_session_is_killed_answers_503(
+    stack: Stack,
+) -> None:
+    """A request whose statement is running when Postgres ends its session (what a
+    shutdown, a failover or an admin does) gets the 503 too: its connection closes
+    mid-statement. (Killing just that session, rather than stopping Postgres, makes the
+    timing deterministic: see the next test for what a shutdown can also do.)"""
     api, headers, project = stack.api, stack.headers, stack.project
     await stack.postgres.start()
     locker = await asyncpg.connect(stack.postgres.dsn)
@@ -228,24 +234,170 @@ async def test_a_query_in_flight_when_postgres_stops_answers_503(stack: Stack) -
         request = asyncio.create_task(
             timed(api.get(f"/v1/projects/{project}/jobs", headers=headers))
         )
-        await eventually(
+        blocked = await eventually(
             lambda: locker.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
+                "SELECT pid FROM pg_stat_activity"
                 " WHERE application_name = 'docket' AND wait_event_type = 'Lock'"
             ),
-            lambda waiting: waiting > 0,
+            lambda pid: pid is not None,
         )
-        await stack.postgres.stop()
+        assert await locker.fetchval("SELECT pg_terminate_backend($1)", blocked)
         response, took = await request
     finally:
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            await locker.close()
-        await stack.postgres.start()
+        await locker.close()
     assert response.status_code == 503, response.text
     assert response.json() == {"detail": DATABASE_DOWN}
     assert took < ANSWER_WITHIN_SECONDS
     after = await api.get(f"/v1/projects/{project}/jobs", headers=headers)
     assert after.status_code == 200, after.text
+
+
+class Link:
+    """One client connection through `HoldingProxy`, and what Postgres sent on it."""
+
+    def __init__(self, client: asyncio.StreamWriter, server: asyncio.StreamWriter) -> None:
+        self.client, self.server = client, server
+        self.received = bytearray()
+        self.parsed = 0
+        self.backend_pid: int | None = None
+        self.held = bytearray()
+        self.held_types: list[bytes] = []
+        self.upstream_closed = False
+
+    def observe(self, data: bytes, holding: bool) -> None:
+        """Follow the server's message framing (type byte, int32 length): the backend pid
+        from BackendKeyData ('K'), and the types of the messages held back."""
+        self.received += data
+        while len(self.received) - self.parsed >= 5:
+            kind = bytes(self.received[self.parsed : self.parsed + 1])
+            (length,) = struct.unpack("!i", self.received[self.parsed + 1 : self.parsed + 5])
+            if len(self.received) - self.parsed < 1 + length:
+                return
+            if kind == b"K":
+                (self.backend_pid,) = struct.unpack(
+                    "!i", self.received[self.parsed + 5 : self.parsed + 9]
+                )
+            if holding:
+                self.held_types.append(kind)
+            self.parsed += 1 + length
+
+    def release(self) -> None:
+        """Deliver everything held back in one write (then the close, if Postgres closed)."""
+        self.client.write(bytes(self.held))
+        self.held.clear()
+        if self.upstream_closed:
+            self.client.close()
+
+
+class HoldingProxy:
+    """A TCP proxy to Postgres that can hold back what the server sends, to deliver it
+    later all at once: the bytes are Postgres's own, only their arrival is grouped, as a
+    network may group them."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.holding = False
+        self.links: list[Link] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        self.holding = False
+        for link in self.links:
+            link.release()
+            link.client.close()
+            link.server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        link = Link(writer, up_writer)
+        self.links.append(link)
+
+        async def downstream() -> None:
+            while data := await up_reader.read(65536):
+                link.observe(data, self.holding)
+                if self.holding:
+                    link.held += data
+                else:
+                    writer.write(data)
+            link.upstream_closed = True
+            if not self.holding:
+                writer.close()
+
+        async def upstream() -> None:
+            while data := await reader.read(65536):
+                up_writer.write(data)
+            up_writer.close()
+
+        for pump in (downstream(), upstream()):
+            task = asyncio.create_task(pump)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+class Answered500(AssertionError):
+    """The API answered 500 where an outage must be a 503."""
+
+
+async def test_a_session_killed_right_after_a_prepare_answers_503_not_500(
+    stack: Stack, client: Client
+) -> None:
+    """Seen in about half the runs of a shutdown under load: the blocked statement's lock
+    is released as the locker's session ends, its Parse/Describe completes, then its own
+    session ends. asyncpg gets the replies and the FATAL together, completes the prepare,
+    fails its Bind with InternalClientError ("cannot switch to state 12; another operation
+    (2) is in progress"; MagicStack/asyncpg#1069), and the API answered 500. Reproduced
+    deterministically here by grouping those bytes with a proxy."""
+    await stack.postgres.start()
+    proxy = HoldingProxy(stack.postgres.port)
+    proxied_dsn = f"postgresql://postgres@127.0.0.1:{await proxy.start()}/docket?sslmode=disable"
+    settings = stack.settings.model_copy(update={"database_url": proxied_dsn})
+    pool = await create_pool(settings)  # fresh connections: nothing prepared on them yet
+    admin = await asyncpg.connect(stack.postgres.dsn)
+    try:
+        async with api_client(settings, pool, client, raise_app_exceptions=False) as api:
+            url = f"/v1/projects/{stack.project}/jobs"
+            proxy.holding = True
+            request = asyncio.create_task(timed(api.get(url, headers=stack.headers)))
+
+            async def answered_prepare() -> Link | None:
+                # The request's first statement got its Parse/Describe answered
+                # (RowDescription), held back by the proxy.
+                return next((k for k in proxy.links if b"T" in k.held_types), None)
+
+            link = await eventually(answered_prepare, lambda found: found is not None)
+            assert link is not None and link.backend_pid is not None
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", link.backend_pid)
+
+            async def session_ended() -> bool:  # its FATAL is held too, and it closed
+                return link.upstream_closed
+
+            await eventually(session_ended, bool)
+            proxy.holding = False
+            for held in proxy.links:
+                held.release()
+            response, took = await request
+            assert took < ANSWER_WITHIN_SECONDS
+            after = await api.get(url, headers=stack.headers)
+            assert after.status_code == 200, after.text  # the pool recovers either way
+            if response.status_code == 500:
+                raise Answered500(response.text)
+            assert response.status_code == 503, response.text
+            assert response.json() == {"detail": DATABASE_DOWN}
+    finally:
+        await admin.close()
+        await close_pool(pool)
+        await proxy.close()
 
 
 def postgres_processes(postmaster: int) -> list[int]:

@@ -56,14 +56,12 @@ async def test_jobs_survive_a_worker_killed_mid_parse_exactly_once(
         doomed = workers.start()  # starting up while we upload
         async with api_client(tuned, pool, client) as api:
             headers, project = await new_tenant(api, pool)
-            file_ids = [
-                (
-                    await upload(
-                        api, headers, project, f"doc-{n}.pdf", medium_pdf, "application/pdf"
-                    )
-                )["id"]
-                for n in range(SINGLE_JOBS + BATCH_DOCS)
-            ]
+            file_ids = []
+            for n in range(SINGLE_JOBS + BATCH_DOCS):
+                file = await upload(
+                    api, headers, project, f"d{n}.pdf", medium_pdf, "application/pdf"
+                )
+                file_ids.append(file["id"])
             singles = [
                 await start_parse(api, headers, project, file_id)
                 for file_id in file_ids[:SINGLE_JOBS]
@@ -79,17 +77,20 @@ async def test_jobs_survive_a_worker_killed_mid_parse_exactly_once(
             parses = singles + children
             await doomed.wait_ready()
 
-            async def progress() -> tuple[list[bool], dict[str, str]]:
+            async def everything_under_way() -> dict[str, str]:
+                """Each parse: "flying" (mid-document), or its job's status."""
                 flying = await asyncio.gather(*(parse_in_flight(client, j) for j in parses))
-                return list(flying), await statuses(pool, parses)
+                status = await statuses(pool, parses)
+                return {
+                    j: "flying" if f else status[j] for j, f in zip(parses, flying, strict=True)
+                }
 
             # Kill it with every parse mid-document (any that a fast machine has already
             # finished count as done: they must simply stay done).
             await eventually(
-                progress,
-                lambda p: (
-                    all(f or p[1][j] == "succeeded" for f, j in zip(p[0], parses, strict=True))
-                    and any(p[0])
+                everything_under_way,
+                lambda now: (
+                    set(now.values()) <= {"flying", "succeeded"} and "flying" in now.values()
                 ),
                 within=60,
             )
@@ -130,11 +131,20 @@ async def test_jobs_survive_a_worker_killed_mid_parse_exactly_once(
                 "failed": 0,
                 "cancelled": 0,
             }
-            progress_now = batch["progress"]
-            assert (progress_now["total"], progress_now["succeeded"]) == (BATCH_DOCS, BATCH_DOCS)
-            assert (progress_now["pending"], progress_now["failed"]) == (0, 0)
-            assert progress_now["cancelled"] == 0
-            assert all(c["parse_result_id"] for c in progress_now["child_jobs"])
+            progress = batch["progress"]
+            counts = {
+                k: progress[k] for k in ("total", "succeeded", "failed", "cancelled", "pending")
+            }
+            assert counts == {
+                "total": BATCH_DOCS,
+                "succeeded": BATCH_DOCS,
+                "failed": 0,
+                "cancelled": 0,
+                "pending": 0,
+            }
+            assert {c["job_id"] for c in progress["child_jobs"]} == set(children)
+            assert all(c["status"] == "succeeded" for c in progress["child_jobs"])
+            assert all(c["parse_result_id"] for c in progress["child_jobs"])
             batch_history = await history(pool, batch_id)
             assert batch_history.count("started") == 1, batch_history
             assert batch_history.count("succeeded") == 1, batch_history
