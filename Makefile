@@ -34,8 +34,10 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# Every benchmark on a throwaway stack (~20 min); BENCH_ARGS=--quick for smoke sizes,
+# BENCH_ARGS='--only list_jobs' for one (see docs/benchmarks.md).
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Build and tool caches only: the virtualenv and the dev data dir (.docket) are kept.
 clean:

@@ -1,0 +1,97 @@
+"""Job creation throughput: POST .../parse from C concurrent clients, in jobs/s.
+
+Baseline: `client.start_workflow` of the same ParseWorkflow with the same options (through
+the API's own starter, workflows/client.py start_parse), from as many concurrent callers, in
+the same run (rounds alternate). Both start workflows on a task queue no worker polls, so
+this measures creation alone: running the jobs is what the parse throughput benchmark
+measures.
+"""
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from temporalio.client import Client
+
+from bench.client import Api, api_client, gather_bounded, retire, sql, timed
+from bench.sizes import Sizes
+from bench.stack import unpolled_api
+from bench.stats import Row, Summary
+from docket.devstack import DevStack
+from docket.ids import IdPrefix, new_id
+from docket.settings import Settings
+from workflows.client import start_parse
+
+NAME = "job_creation"
+BENCH = "job creation"
+TARGET_RATIO = 0.8
+
+
+async def concurrently(
+    clients: int, calls: list[Callable[[], Awaitable[object]]]
+) -> tuple[float, list[float]]:
+    """Wall time of all the calls, `clients` at a time, and each call's latency."""
+    began = time.perf_counter()
+    latencies = await gather_bounded(clients, [functools.partial(timed, call) for call in calls])
+    return time.perf_counter() - began, latencies
+
+
+class Creation:
+    def __init__(self, api: Api, client: Client, project: str, file_id: str, settings: Settings):
+        self.api, self.client, self.project, self.file_id = api, client, project, file_id
+        # The API's own starter, pointed at a queue of its own that nobody polls either.
+        queue = f"unpolled-raw-{uuid.uuid4().hex[:12]}"
+        self.settings = settings.model_copy(update={"task_queue": queue})
+        self.workflow_ids: list[str] = []
+
+    async def docket(self) -> None:
+        self.workflow_ids.append(await self.api.parse(self.project, self.file_id))
+
+    async def raw(self) -> None:
+        job_id = new_id(IdPrefix.JOB)
+        await start_parse(self.client, self.settings, job_id)
+        self.workflow_ids.append(job_id)
+
+
+async def measure(stack: DevStack, url: str, sizes: Sizes) -> list[Row]:
+    client = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
+    async with api_client(stack) as main, api_client(stack, url) as api, sql(stack) as conn:
+        project = await main.project("creation")
+        file_id = await main.upload(project, "tiny.txt", b"a tiny document")
+        creation = Creation(api, client, project, file_id, stack.settings)
+        walls: dict[str, list[float]] = {"docket": [], "raw": []}
+        latencies: dict[str, list[float]] = {"docket": [], "raw": []}
+        kinds: dict[str, Callable[[], Awaitable[None]]] = {
+            "docket": creation.docket,
+            "raw": creation.raw,
+        }
+        for round_ in range(sizes.create_rounds + 1):
+            for kind, call in kinds.items():
+                # Round 0 warms up (connections, prepared statements) and is not counted.
+                count = sizes.create_clients * 2 if round_ == 0 else sizes.create_jobs
+                wall, each = await concurrently(sizes.create_clients, [call] * count)
+                if round_:
+                    walls[kind].append(wall)
+                    latencies[kind] += each
+        await retire(conn, client, creation.workflow_ids)
+    ours = Summary.rate(sizes.create_jobs, walls["docket"], "jobs/s")
+    raw = Summary.rate(sizes.create_jobs, walls["raw"], "jobs/s")
+    figure = f"POST parse, {sizes.create_clients} concurrent clients"
+    row = Row(BENCH, figure, ours, raw, f"≥ {TARGET_RATIO}x raw")
+    row.met = row.ratio is not None and row.ratio >= TARGET_RATIO
+    return [
+        row,
+        Row(
+            BENCH,
+            "latency of one POST parse under that load",
+            Summary.latency(latencies["docket"]),
+            Summary.latency(latencies["raw"]),
+        ),
+    ]
+
+
+def run(stack: DevStack, sizes: Sizes) -> list[Row]:
+    with unpolled_api(stack) as url:
+        return asyncio.run(measure(stack, url, sizes))

@@ -1,0 +1,61 @@
+"""A minimal HTTP/1.1 keep-alive client for the timed requests of latency benchmarks.
+
+httpx costs about 1.2 ms of client-side Python per request on the 2-core bench machine, as
+much as the API's own work for a cheap read, so timing requests with it would charge the
+client's cost to Docket. This client writes the request bytes and reads the response by
+Content-Length (which Docket's responses always carry) over one connection, and nothing
+more: it is for measuring, not a general client.
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+
+class LeanHttp:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: str):
+        self.reader, self.writer, self.head = reader, writer, head
+
+    async def request(
+        self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
+    ) -> tuple[int, bytes]:
+        """(status, body). `body` is sent as JSON."""
+        target = f"{path}?{urlencode(params)}" if params else path
+        payload = b"" if body is None else json.dumps(body).encode()
+        extra = "content-type: application/json\r\n" if body is not None else ""
+        self.writer.write(
+            f"{method} {target} HTTP/1.1\r\n{self.head}{extra}"
+            f"content-length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines if ": " in line)
+        content = await self.reader.readexactly(int(headers["content-length"]))
+        return int(status_line.split()[1]), content
+
+    async def json(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+        status, content = await self.request(method, path, params)
+        if status >= 400:
+            raise RuntimeError(f"{method} {path}: {status} {content[:200]!r}")
+        return json.loads(content)
+
+
+@contextlib.asynccontextmanager
+async def lean_http(base_url: str, credentials: dict[str, str]) -> AsyncIterator[LeanHttp]:
+    url = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    head = (
+        f"host: {url.netloc}\r\nx-api-key: {credentials['api_key']}\r\n"
+        f"x-selected-account-id: {credentials['account_id']}\r\n"
+    )
+    try:
+        yield LeanHttp(reader, writer, head)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()

@@ -1,0 +1,74 @@
+"""Where the time of a cancel goes, read from the workflow's event history.
+
+The server stamps each event with its wall clock, on this same machine, so the client's own
+wall-clock stamps (before the request, after seeing the outcome) line up with them:
+
+    request sent ─▶ CANCEL_REQUESTED ─▶ ACTIVITY_TASK_CANCEL_REQUESTED ─▶ ACTIVITY_TASK_CANCELED
+                 ─▶ WORKFLOW_EXECUTION_CANCELED ─▶ outcome seen by the client
+
+Docket writes `cancelled` to Postgres (a local activity) before its workflow closes, so its
+last phase is usually negative: the client saw the outcome before the close was recorded.
+"""
+
+import contextlib
+import datetime
+import itertools
+import statistics
+from collections.abc import Sequence
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+
+MARKS = (
+    "WORKFLOW_EXECUTION_CANCEL_REQUESTED",
+    "ACTIVITY_TASK_CANCEL_REQUESTED",
+    "ACTIVITY_TASK_CANCELED",
+    "WORKFLOW_EXECUTION_CANCELED",
+)
+LABELS = (
+    "request → recorded",
+    "→ activity cancel requested (workflow task)",
+    "→ activity stopped (next heartbeat)",
+    "→ workflow closed (cleanup)",
+    "→ seen by client",
+)
+
+
+async def event_names(handle: WorkflowHandle) -> list[tuple[str, float]]:  # type: ignore[type-arg]
+    history = await handle.fetch_history()
+    return [
+        (
+            EventType.Name(event.event_type).removeprefix("EVENT_TYPE_"),
+            event.event_time.ToDatetime(tzinfo=datetime.UTC).timestamp(),
+        )
+        for event in history.events
+    ]
+
+
+async def phases(handle: WorkflowHandle, began: float, ended: float) -> dict[str, float]:  # type: ignore[type-arg]
+    """Milliseconds spent in each phase of one cancel (`began`/`ended`: time.time())."""
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()  # Docket's client may see the outcome before the close
+    first: dict[str, float] = {}
+    for name, stamp in await event_names(handle):
+        first.setdefault(name, stamp)
+    marks = [began, *(first.get(name, float("nan")) for name in MARKS), ended]
+    spans = itertools.pairwise(marks)
+    return {label: (b - a) * 1000 for label, (a, b) in zip(LABELS, spans, strict=True)}
+
+
+def medians(samples: Sequence[dict[str, float]]) -> dict[str, float]:
+    return {
+        label: round(statistics.median(sample[label] for sample in samples), 1)
+        for label in LABELS
+        if samples
+    }
+
+
+async def anomaly(handle: WorkflowHandle, status: str) -> dict[str, object]:  # type: ignore[type-arg]
+    """What the workflow of a job that did not honour its cancel did, event by event."""
+    return {
+        "job_id": handle.id,
+        "status": status,
+        "events": [name for name, _ in await event_names(handle)],
+    }
