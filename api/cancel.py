@@ -43,12 +43,14 @@ async def cancel_job(
         elif current is JobStatus.CANCELLED:
             return await _entity(pool, job_id, project_id, account, status.HTTP_200_OK)
         elif current is JobStatus.RUNNING:
-            await jobs.record_cancel_requested(pool, job_id, reason)
-            if not await request_cancel(temporal, job_id, reason):
-                # A running job whose workflow is gone (terminated by an operator): nothing
-                # will ever finish it, so settle it here.
-                await jobs.transition(pool, job_id, _orphan_cancel(reason))
-            return await _entity(pool, job_id, project_id, account, status.HTTP_202_ACCEPTED)
+            # The event is written only while the job is running: if it finished since we
+            # read it, nothing is recorded and the re-read below answers for its new state.
+            if await _request_recorded(pool, job_id, reason):
+                if not await request_cancel(temporal, job_id, reason):
+                    # A running job whose workflow is gone (terminated by an operator):
+                    # nothing will ever finish it, so settle it here.
+                    await jobs.transition(pool, job_id, _orphan_cancel(reason))
+                return await _entity(pool, job_id, project_id, account, status.HTTP_202_ACCEPTED)
         else:
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST,
@@ -69,6 +71,14 @@ async def _cancel_pending(
     async with pool.acquire() as conn:
         # The batch and every child, in one transaction: none of them will ever start.
         return await batches.cancel_batch_pending(conn, job_id, reason)
+
+
+async def _request_recorded(pool: Conn, job_id: str, reason: str | None) -> bool:
+    """True once the job carries its (single) cancel_requested event and is still running."""
+    if await jobs.record_cancel_requested(pool, job_id, reason):
+        return True
+    # Not written: recorded by an earlier request (still running), or no longer running.
+    return await jobs.status_unscoped(pool, job_id) is JobStatus.RUNNING
 
 
 def _orphan_cancel(reason: str | None) -> Transition:
