@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 
 from api.auth import AccountDep
 from api.cancel import cancel_job as cancel
@@ -79,6 +79,7 @@ async def cancel_job(
     account: AccountDep,
     pool: PoolDep,
     temporal: TemporalDep,
+    background: BackgroundTasks,
     body: CancelJobRequest | None = None,
 ) -> Response:
     """Cancel a running or pending job.
@@ -88,4 +89,4 @@ async def cancel_job(
     asynchronously.
     """
     reason = body.reason if body else None
-    return await cancel(pool, temporal, job_id, project_id, account, reason)
+    return await cancel(pool, temporal, background, job_id, project_id, account, reason)
