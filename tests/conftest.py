@@ -166,8 +166,8 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 def big_pdf() -> bytes:
-    """A real PDF long enough (3,000 pages, seconds to parse) that a parse of it is still running when a
-    test cancels it."""
+    """A real PDF long enough (3,000 pages, seconds to parse) that a parse of it is still
+    running when a test cancels it."""
     from tests.documents import make_pdf
 
     return make_pdf(pages=3000, lines_per_page=30)
