@@ -23,9 +23,13 @@ from docket.enums import HistoryStatus, JobOperationType, JobStatus
 MAX_ROUNDS = 3
 
 
-def cancelled_step(reason: str | None) -> Transition:
-    details = {"reason": reason, "cancelled_while": JobStatus.PENDING.value}
-    return Transition(JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, details)
+def cancelled_step(reason: str | None, **details: str) -> Transition:
+    return Transition(
+        JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, {"reason": reason, **details}
+    )
+
+
+PENDING = {"cancelled_while": JobStatus.PENDING.value}
 
 
 async def cancel_job(
@@ -58,7 +62,7 @@ async def cancel_job(
                 if not await request_cancel(temporal, job_id, reason):
                     # A running job whose workflow is gone (terminated by an operator):
                     # nothing will ever finish it, so settle it here.
-                    await jobs.transition(pool, job_id, _orphan_cancel(reason))
+                    await jobs.transition(pool, job_id, cancelled_step(reason, note=NO_WORKFLOW))
                 return await _entity(pool, job_id, project_id, account, status.HTTP_202_ACCEPTED)
         else:
             raise HTTPException(
@@ -75,11 +79,11 @@ async def _cancel_pending(
     pool: Conn, job_id: str, operation: JobOperationType, reason: str | None
 ) -> bool:
     if operation is not JobOperationType.BATCH_PARSE:
-        return await jobs.transition(pool, job_id, cancelled_step(reason))
+        return await jobs.transition(pool, job_id, cancelled_step(reason, **PENDING))
     assert isinstance(pool, asyncpg.Pool)
     async with pool.acquire() as conn:
         # The batch and every child, in one transaction: none of them will ever start.
-        return await batches.cancel_batch_pending(conn, job_id, reason)
+        return await batches.cancel_batch_pending(conn, job_id, cancelled_step(reason, **PENDING))
 
 
 async def _request_recorded(pool: Conn, job_id: str, reason: str | None) -> bool:
@@ -90,9 +94,7 @@ async def _request_recorded(pool: Conn, job_id: str, reason: str | None) -> bool
     return await jobs.status_unscoped(pool, job_id) is JobStatus.RUNNING
 
 
-def _orphan_cancel(reason: str | None) -> Transition:
-    details = {"reason": reason, "note": "no workflow was running for this job"}
-    return Transition(JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, details)
+NO_WORKFLOW = "no workflow was running for this job"
 
 
 async def _entity(pool: Conn, job_id: str, project_id: str, account: str, code: int) -> Response:

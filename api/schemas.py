@@ -219,7 +219,7 @@ class Chunk(BaseModel):
     blocks: list[Block]
 
 
-class ParseResult(BaseModel):
+class _ParseResultFields(BaseModel):
     id: str
     object: Literal["parse_result"] = "parse_result"
     project_id: str
@@ -228,20 +228,15 @@ class ParseResult(BaseModel):
     engine: str
     created_at: datetime
     page_count: int
+
+
+class ParseResult(_ParseResultFields):
     chunks: list[Chunk]
 
 
-class ParseResultSummary(BaseModel):
+class ParseResultSummary(_ParseResultFields):
     """List items leave the chunks out; fetch one result for its content."""
 
-    id: str
-    object: Literal["parse_result"] = "parse_result"
-    project_id: str
-    source_document_id: str
-    job_id: str
-    engine: str
-    created_at: datetime
-    page_count: int
     chunk_count: int
 
 

@@ -97,11 +97,9 @@ def final_status(tally: dict[str, int]) -> JobStatus:
     return JobStatus.PARTIALLY_SUCCEEDED
 
 
-async def cancel_batch_pending(conn: Connection, batch_id: str, reason: str | None) -> bool:
-    """A pending batch and all its children → cancelled, together."""
-    details = {"reason": reason, "cancelled_while": JobStatus.PENDING.value}
+async def cancel_batch_pending(conn: Connection, batch_id: str, step: Transition) -> bool:
+    """A pending batch (moved by `step`) and all its children → cancelled, together."""
     async with conn.transaction():
-        step = Transition(JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, details)
         if not await transition(conn, batch_id, step):
             return False
         await cancel_pending_children(conn, batch_id)

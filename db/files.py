@@ -33,12 +33,7 @@ DELETE_FILE = f"""
 UPDATE files f SET status = 'deleted' WHERE f.id = $1 AND {IN_ACCOUNT}
 RETURNING {FILE_JSON}
 """
-LISTING = Listing(
-    select=f"SELECT {FILE_JSON} AS body, f.{{sort}} AS sort_key, f.id FROM files f",
-    count_from="files f",
-    alias="f",
-    sort_casts={"created_at": "timestamptz", "id": "text", "filename": "text"},
-)
+LISTING = Listing.of("files", "f", FILE_JSON, filename="text")
 
 
 @dataclass(frozen=True)

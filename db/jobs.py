@@ -245,12 +245,7 @@ class JobFilters:
     completed_at_end: datetime | None = None
 
 
-LISTING = Listing(
-    select=f"SELECT {JOB_WITHOUT_HISTORY} AS body, j.{{sort}} AS sort_key, j.id FROM jobs j",
-    count_from="jobs j",
-    alias="j",
-    sort_casts={"created_at": "timestamptz", "id": "text"},
-)
+LISTING = Listing.of("jobs", "j", JOB_WITHOUT_HISTORY)
 
 
 def _filters(project_id: str, f: JobFilters) -> Filters:

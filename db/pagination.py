@@ -184,6 +184,19 @@ class Listing:
     alias: str
     sort_casts: dict[str, str]
 
+    @classmethod
+    def of(cls, table: str, alias: str, body_json: str, **more_sorts: str) -> "Listing":
+        """Every resource sorts by `created_at` and `id`; `more_sorts` adds text columns
+        or others, with their Postgres types."""
+        source = f"{table} {alias}"
+        return cls(
+            select=f"SELECT {body_json} AS body, {alias}.{{sort}} AS sort_key, {alias}.id "
+            f"FROM {source}",
+            count_from=source,
+            alias=alias,
+            sort_casts={"created_at": "timestamptz", "id": "text", **more_sorts},
+        )
+
 
 async def fetch_page(
     conn: Any, listing: Listing, where: Filters, page: PageRequest

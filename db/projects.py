@@ -29,12 +29,7 @@ UPDATE projects p SET
 WHERE p.id = $1 AND p.account_id = $2
 RETURNING {PROJECT_JSON}
 """
-LISTING = Listing(
-    select=f"SELECT {PROJECT_JSON} AS body, p.{{sort}} AS sort_key, p.id FROM projects p",
-    count_from="projects p",
-    alias="p",
-    sort_casts={"created_at": "timestamptz", "id": "text", "name": "text"},
-)
+LISTING = Listing.of("projects", "p", PROJECT_JSON, name="text")
 
 
 @dataclass(frozen=True)

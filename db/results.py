@@ -58,13 +58,7 @@ WITH moved AS (
 SELECT count(*) FROM moved
 """
 
-LISTING = Listing(
-    select=f"SELECT {RESULT_SUMMARY_JSON} AS body, r.{{sort}} AS sort_key, r.id "
-    "FROM parse_results r",
-    count_from="parse_results r",
-    alias="r",
-    sort_casts={"created_at": "timestamptz", "id": "text"},
-)
+LISTING = Listing.of("parse_results", "r", RESULT_SUMMARY_JSON)
 
 
 @dataclass(frozen=True)
