@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import BackgroundTasks, HTTPException, Response, status
 from temporalio.client import Client
 
+from api.auth import Caller
 from api.responses import not_found, raw_json
 from api.workflow_start import cancel_quietly, request_cancel
 from db import batches, jobs
@@ -38,13 +39,14 @@ async def cancel_job(
     background: BackgroundTasks,
     job_id: str,
     project_id: str,
-    account: str,
+    who: Caller,
     reason: str | None,
 ) -> Response:
-    state = await jobs.state_of(pool, job_id, project_id, account)
+    state = jobs.state_from(await who.read(pool, jobs.GET_STATE, job_id, project_id))
     if state is None:
         raise not_found("job", job_id)
     current, operation = state
+    account = who.account_id  # verified by the keyed read
     for _ in range(MAX_ROUNDS):
         if current is JobStatus.PENDING:
             if await _cancel_pending(pool, job_id, operation, reason):

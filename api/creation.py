@@ -8,6 +8,7 @@ import asyncpg
 from fastapi import Response
 from temporalio.client import Client
 
+from api.guards import Project
 from api.idempotency import create_once, forget, request_hash
 from api.responses import found
 from api.workflow_start import launch
@@ -23,8 +24,7 @@ class Creation:
     pool: asyncpg.Pool
     temporal: Client
     settings: Settings
-    account: str
-    project_id: str
+    project: Project
     key: str | None
 
     async def run(
@@ -35,13 +35,14 @@ class Creation:
         start: Callable[[Client, Settings, str], Awaitable[None]],
     ) -> Response:
         digest = request_hash(route, body)
-        job_id, created = await create_once(self.pool, self.account, self.key, digest, insert)
+        account = self.project.account_id
+        job_id, created = await create_once(self.pool, account, self.key, digest, insert)
         if created:
             try:
                 await launch(self.pool, job_id, start(self.temporal, self.settings, job_id))
             except Exception:
                 # The job is failed, not started: a retry with the same key starts afresh.
-                await forget(self.pool, self.account, self.key, job_id)
+                await forget(self.pool, account, self.key, job_id)
                 raise
-        body_json = await jobs.get(self.pool, job_id, self.project_id, self.account)
+        body_json = await jobs.get(self.pool, job_id, self.project.id, account)
         return found(body_json, "job", job_id)

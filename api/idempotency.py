@@ -53,12 +53,12 @@ async def create_once(
     digest: bytes,
     create: Callable[[Connection], Awaitable[str]],
 ) -> tuple[str, bool]:
-    """Run `create` (which inserts the job and returns its id) at most once per key.
-    Returns (job id, whether this call created it)."""
+    """Run `create` (which inserts the job and returns its id, atomically: one statement
+    or its own transaction) at most once per key. Returns (job id, whether this call
+    created it)."""
     async with pool.acquire() as conn:
         if key is None:
-            async with conn.transaction():
-                return await create(conn), True
+            return await create(conn), True
         try:
             async with conn.transaction():
                 claimed = await idempotency.find(conn, account, key)

@@ -1,6 +1,6 @@
 """Path and query parameters shared by the routers."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -28,11 +28,12 @@ CreatedEnd = Annotated[datetime | None, Query()]
 Ids = Annotated[list[str] | None, Query(max_length=MAX_PAGE_SIZE)]
 
 
-def paging(*sort_fields: str) -> Callable[..., PageRequest]:
+def paging(*sort_fields: str) -> Callable[..., Awaitable[PageRequest]]:
     """The pagination query parameters of a list endpoint sortable by `sort_fields`."""
     sortable = Query(pattern=f"^({'|'.join(sort_fields)})$")
 
-    def dependency(
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+    async def dependency(
         page_size: PageSize = DEFAULT_PAGE_SIZE,
         continuation_token: ContinuationToken = None,
         sort_by: Annotated[str, sortable] = "created_at",

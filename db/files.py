@@ -61,11 +61,6 @@ async def insert(
     return body
 
 
-async def get(conn: Conn, file_id: str, project_id: str, account_id: str) -> str | None:
-    body: str | None = await conn.fetchval(GET_FILE, file_id, project_id, account_id)
-    return body
-
-
 async def get_row(conn: Conn, file_id: str, project_id: str, account_id: str) -> FileRow | None:
     row = await conn.fetchrow(GET_FILE_ROW, file_id, project_id, account_id)
     return FileRow(**dict(row)) if row else None

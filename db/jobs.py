@@ -61,7 +61,8 @@ INSERT INTO job_events (job_id, step, status, details)
 SELECT id, 'Job created', 'created', $8::jsonb FROM job
 """
 GET_JOB = f"SELECT {JOB_WITH_HISTORY} FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
-GET_STATE = f"SELECT j.status, j.operation FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
+# One (status, operation) value, so that a keyed read can carry it (see db/accounts.py).
+GET_STATE = f"SELECT ROW(j.status, j.operation) FROM jobs j WHERE j.id = $1 AND {IN_ACCOUNT}"
 GET_STATUS_UNSCOPED = "SELECT status FROM jobs WHERE id = $1"
 
 TRANSITION = """
@@ -159,11 +160,9 @@ async def get(conn: Conn, job_id: str, project_id: str, account_id: str) -> str 
     return body
 
 
-async def state_of(
-    conn: Conn, job_id: str, project_id: str, account_id: str
-) -> tuple[JobStatus, JobOperationType] | None:
-    row = await conn.fetchrow(GET_STATE, job_id, project_id, account_id)
-    return None if row is None else (JobStatus(row["status"]), JobOperationType(row["operation"]))
+def state_from(value: tuple[str, str] | None) -> tuple[JobStatus, JobOperationType] | None:
+    """A GET_STATE value as enums."""
+    return None if value is None else (JobStatus(value[0]), JobOperationType(value[1]))
 
 
 async def status_unscoped(conn: Conn, job_id: str) -> JobStatus | None:

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import asyncpg
+
 
 class SortOrder(StrEnum):
     ASC = "asc"
@@ -201,6 +203,10 @@ class Listing:
 async def fetch_page(
     conn: Any, listing: Listing, where: Filters, page: PageRequest
 ) -> tuple[Page, int]:
+    if isinstance(conn, asyncpg.Pool):
+        # Both statements on one borrowed connection: one acquire and release, not two.
+        async with conn.acquire() as held:
+            return await fetch_page(held, listing, where, page)
     query = build_page_query(
         listing.select.format(sort=page.sort_by),
         where,

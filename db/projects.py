@@ -15,7 +15,6 @@ INSERT INTO projects AS p (id, account_id, name, configuration) VALUES ($1, $2, 
 RETURNING {PROJECT_JSON}
 """
 GET_PROJECT = f"SELECT {PROJECT_JSON} FROM projects p WHERE p.id = $1 AND p.account_id = $2"
-PROJECT_EXISTS = "SELECT p.status FROM projects p WHERE p.id = $1 AND p.account_id = $2"
 # Each field is replaced only when given; archiving stamps archived_at, un-archiving clears it.
 UPDATE_PROJECT = f"""
 UPDATE projects p SET
@@ -55,17 +54,6 @@ async def insert(
 ) -> str:
     body: str = await conn.fetchval(INSERT_PROJECT, project_id, account_id, name, configuration)
     return body
-
-
-async def get(conn: Conn, project_id: str, account_id: str) -> str | None:
-    body: str | None = await conn.fetchval(GET_PROJECT, project_id, account_id)
-    return body
-
-
-async def status_of(conn: Conn, project_id: str, account_id: str) -> str | None:
-    """The project's status if it exists in this account, else None (→ 404, nothing leaks)."""
-    status: str | None = await conn.fetchval(PROJECT_EXISTS, project_id, account_id)
-    return status
 
 
 async def update(

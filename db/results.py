@@ -115,11 +115,6 @@ async def store_and_succeed(conn: Conn, job_id: str, doc: ParsedDocument) -> boo
     return bool(moved)
 
 
-async def get(conn: Conn, result_id: str, project_id: str, account_id: str) -> str | None:
-    body: str | None = await conn.fetchval(GET_RESULT, result_id, project_id, account_id)
-    return body
-
-
 async def list_page(conn: Conn, project_id: str, page: PageRequest) -> tuple[Page, int]:
     """The caller has already checked that the project belongs to the account."""
     where = Filters.start()

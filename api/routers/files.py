@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
-from api.auth import AccountDep
+from api.auth import AccountDep, CallerDep
 from api.deps import PoolDep, SettingsDep, StorageDep
-from api.guards import require_active_project, require_project
+from api.guards import ActiveProjectDep, ProjectDep
 from api.params import (
     CreatedEnd,
     CreatedStart,
@@ -70,14 +70,12 @@ def secret_of(settings: Settings) -> str:
 
 @router.post("", response_model=FileEntity, summary="Upload File", responses=errors(409, 413))
 async def upload_file(
-    project_id: ProjectId,
+    project: ActiveProjectDep,
     file: UploadFile,
-    account: AccountDep,
     pool: PoolDep,
     storage: StorageDep,
     settings: SettingsDep,
 ) -> Response:
-    await require_active_project(pool, project_id, account)
     filename = clean_filename(file.filename)
     try:
         blob = await asyncio.to_thread(storage.save, file.file, settings.max_upload_bytes)
@@ -87,34 +85,32 @@ async def upload_file(
         raise bad_request("the uploaded file is empty")
     mime_type = mime.detect_mime_type(filename, blob.head)
     body = await files.insert(
-        pool, new_id(IdPrefix.FILE), project_id, filename, blob.size, mime_type, blob.key
+        pool, new_id(IdPrefix.FILE), project.id, filename, blob.size, mime_type, blob.key
     )
     return raw_json(body)
 
 
 @router.get("", response_model=ListResponse[FileEntity], summary="List Files")
 async def list_files(
-    project_id: ProjectId,
-    account: AccountDep,
+    project: ProjectDep,
     pool: PoolDep,
     page: Annotated[PageRequest, Depends(paging("created_at", "id", "filename"))],
     ids: Ids = None,
     created_at_start: CreatedStart = None,
     created_at_end: CreatedEnd = None,
 ) -> Response:
-    await require_project(pool, project_id, account)
     filters = files.FileFilters(
         ids=ids, created_at_start=created_at_start, created_at_end=created_at_end
     )
-    result, total = await files.list_page(pool, project_id, filters, page)
+    result, total = await files.list_page(pool, project.id, filters, page)
     return raw_list(result, total)
 
 
 @router.get("/{file_id}", response_model=FileEntity, summary="Get File")
 async def get_file(
-    project_id: ProjectId, file_id: FileId, account: AccountDep, pool: PoolDep
+    project_id: ProjectId, file_id: FileId, who: CallerDep, pool: PoolDep
 ) -> Response:
-    return found(await files.get(pool, file_id, project_id, account), "file", file_id)
+    return found(await who.read(pool, files.GET_FILE, file_id, project_id), "file", file_id)
 
 
 @router.delete("/{file_id}", response_model=FileEntity, summary="Delete File")

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 
-from api.auth import AccountDep
+from api.auth import CallerDep
 from api.cancel import cancel_job as cancel
 from api.deps import PoolDep, TemporalDep
-from api.guards import require_project
+from api.guards import ProjectDep
 from api.params import (
     CreatedEnd,
     CreatedStart,
@@ -27,8 +27,7 @@ router = APIRouter(prefix="/v1/projects/{project_id}/jobs", tags=["Jobs"], respo
 
 @router.get("", response_model=ListResponse[JobEntity], summary="List Jobs")
 async def list_jobs(
-    project_id: ProjectId,
-    account: AccountDep,
+    project: ProjectDep,
     pool: PoolDep,
     page: Annotated[PageRequest, Depends(paging("created_at", "id"))],
     ids: Ids = None,
@@ -40,7 +39,6 @@ async def list_jobs(
     completed_at_end: CreatedEnd = None,
 ) -> Response:
     """Items leave `history` null; get one job for its timeline."""
-    await require_project(pool, project_id, account)
     filters = jobs.JobFilters(
         ids=ids,
         statuses=[s.value for s in status] if status else None,
@@ -50,15 +48,13 @@ async def list_jobs(
         completed_at_start=completed_at_start,
         completed_at_end=completed_at_end,
     )
-    result, total = await jobs.list_page(pool, project_id, filters, page)
+    result, total = await jobs.list_page(pool, project.id, filters, page)
     return raw_list(result, total)
 
 
 @router.get("/{job_id}", response_model=JobEntity, summary="Get Job")
-async def get_job(
-    project_id: ProjectId, job_id: JobId, account: AccountDep, pool: PoolDep
-) -> Response:
-    return found(await jobs.get(pool, job_id, project_id, account), "job", job_id)
+async def get_job(project_id: ProjectId, job_id: JobId, who: CallerDep, pool: PoolDep) -> Response:
+    return found(await who.read(pool, jobs.GET_JOB, job_id, project_id), "job", job_id)
 
 
 @router.post(
@@ -76,7 +72,7 @@ async def get_job(
 async def cancel_job(
     project_id: ProjectId,
     job_id: JobId,
-    account: AccountDep,
+    who: CallerDep,
     pool: PoolDep,
     temporal: TemporalDep,
     background: BackgroundTasks,
@@ -89,4 +85,4 @@ async def cancel_job(
     asynchronously.
     """
     reason = body.reason if body else None
-    return await cancel(pool, temporal, background, job_id, project_id, account, reason)
+    return await cancel(pool, temporal, background, job_id, project_id, who, reason)

@@ -5,10 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 
-from api.auth import AccountDep
+from api.auth import CallerDep
 from api.creation import Creation
 from api.deps import PoolDep, SettingsDep, TemporalDep
-from api.guards import require_active_project, require_project
+from api.guards import ActiveProjectDep, ProjectDep
 from api.idempotency import IdempotencyKey
 from api.params import (
     ParseResultId,
@@ -42,16 +42,15 @@ CorrelationId = Annotated[str | None, Header(max_length=256)]
 
 @router.post("", response_model=JobEntity, summary="Create Parse Job", responses=errors(409))
 async def create_parse_job(
-    project_id: ProjectId,
+    project: ActiveProjectDep,
     body: ParseRequest,
-    account: AccountDep,
     pool: PoolDep,
     temporal: TemporalDep,
     settings: SettingsDep,
     x_correlation_id: CorrelationId = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    await require_active_project(pool, project_id, account)
+    project_id = project.id
     file_id = body.source_document_id
     await require_parseable(pool, project_id, [file_id], body.parameters.engine)
     job = new_job(project_id, JobOperationType.PARSE, file_id, x_correlation_id, body)
@@ -60,7 +59,7 @@ async def create_parse_job(
         await jobs.insert(conn, job, {"engine": body.parameters.engine})
         return job.id
 
-    creation = Creation(pool, temporal, settings, account, project_id, idempotency_key)
+    creation = Creation(pool, temporal, settings, project, idempotency_key)
     return await creation.run(
         f"parse:{project_id}", body.model_dump(mode="json"), insert, start_parse
     )
@@ -70,9 +69,8 @@ async def create_parse_job(
     "/batch", response_model=JobEntity, summary="Create Batch Parse Job", responses=errors(409)
 )
 async def create_batch_parse_job(
-    project_id: ProjectId,
+    project: ActiveProjectDep,
     body: BatchParseRequest,
-    account: AccountDep,
     pool: PoolDep,
     temporal: TemporalDep,
     settings: SettingsDep,
@@ -81,7 +79,7 @@ async def create_batch_parse_job(
 ) -> Response:
     """One `parse` child job per document, run with bounded concurrency; `progress` counts
     the children by status."""
-    await require_active_project(pool, project_id, account)
+    project_id = project.id
     ids = body.source_document_ids
     await require_parseable(pool, project_id, ids, body.parameters.engine)
     batch = new_job(project_id, JobOperationType.BATCH_PARSE, None, x_correlation_id, body)
@@ -90,7 +88,7 @@ async def create_batch_parse_job(
         await batches.insert_batch(conn, batch, [new_id(IdPrefix.JOB) for _ in ids], ids)
         return batch.id
 
-    creation = Creation(pool, temporal, settings, account, project_id, idempotency_key)
+    creation = Creation(pool, temporal, settings, project, idempotency_key)
     return await creation.run(
         f"batch:{project_id}", body.model_dump(mode="json"), insert, start_batch
     )
@@ -156,19 +154,17 @@ def unparseable(files: list[str], engine: str) -> Exception:
     "/results", response_model=ListResponse[ParseResultSummary], summary="List Parse Results"
 )
 async def list_parse_results(
-    project_id: ProjectId,
-    account: AccountDep,
+    project: ProjectDep,
     pool: PoolDep,
     page: Annotated[PageRequest, Depends(paging("created_at", "id"))],
 ) -> Response:
-    await require_project(pool, project_id, account)
-    result, total = await results.list_page(pool, project_id, page)
+    result, total = await results.list_page(pool, project.id, page)
     return raw_list(result, total)
 
 
 @router.get("/{parse_result_id}/result", response_model=ParseResult, summary="Get Parse Result")
 async def get_parse_result(
-    project_id: ProjectId, parse_result_id: ParseResultId, account: AccountDep, pool: PoolDep
+    project_id: ProjectId, parse_result_id: ParseResultId, who: CallerDep, pool: PoolDep
 ) -> Response:
-    body = await results.get(pool, parse_result_id, project_id, account)
+    body = await who.read(pool, results.GET_RESULT, parse_result_id, project_id)
     return found(body, "parse result", parse_result_id)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.auth import AccountDep
+from api.auth import AccountDep, CallerDep
 from api.deps import PoolDep
 from api.params import (
     CreatedEnd,
@@ -60,8 +60,8 @@ async def list_projects(
 
 
 @router.get("/{project_id}", response_model=ProjectEntity, summary="Get Project")
-async def get_project(project_id: ProjectId, account: AccountDep, pool: PoolDep) -> Response:
-    return found(await projects.get(pool, project_id, account), "project", project_id)
+async def get_project(project_id: ProjectId, who: CallerDep, pool: PoolDep) -> Response:
+    return found(await who.read(pool, projects.GET_PROJECT, project_id), "project", project_id)
 
 
 @router.put("/{project_id}", response_model=ProjectEntity, summary="Update Project")

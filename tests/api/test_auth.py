@@ -72,3 +72,55 @@ async def test_other_accounts_resources_are_404(
     mine = await api.get(f"/v1/projects/{project}/jobs/{job}", headers=headers)
     assert mine.json()["status"] == "running"
     assert (await api.get(f"/v1/projects/{project}", headers=headers)).json()["name"] != "stolen"
+
+
+# Three ways a route checks the key: alone (no project), with its project in one statement,
+# or inside the statement that reads the resource. Each must give the same answers.
+def auth_paths(project: str, job: str) -> list[tuple[str, str]]:
+    return [
+        ("GET", "/v1/projects"),  # key alone
+        ("GET", f"/v1/projects/{project}/jobs"),  # key + project
+        ("GET", f"/v1/projects/{project}/jobs/{job}"),  # key inside the read
+        ("GET", f"/v1/projects/{project}"),
+        ("POST", f"/v1/projects/{project}/jobs/{job}/cancel"),
+    ]
+
+
+async def test_every_auth_path_rejects_bad_keys_and_accounts(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
+) -> None:
+    job = await insert_job(pool, project, "running")
+    unknown = {**headers, "x-api-key": "dk_not-a-real-key"}
+    other_account = {**headers, "x-selected-account-id": "acct_" + "0" * 32}
+    no_account = {"x-api-key": headers["x-api-key"]}
+    unknown_no_account = {"x-api-key": "dk_not-a-real-key"}
+    for method, path in auth_paths(project, job):
+        for sent, expected in [
+            ({}, 401),
+            (unknown, 401),
+            (unknown_no_account, 401),
+            (other_account, 403),
+            (no_account, 422),
+        ]:
+            response = await api.request(method, path, headers=sent)
+            assert response.status_code == expected, (method, path, sent, response.text)
+    # None of those requests touched the job.
+    assert (await api.get(f"/v1/projects/{project}/jobs/{job}", headers=headers)).json()[
+        "status"
+    ] == "running"
+
+
+async def test_revoked_key_fails_on_every_auth_path(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
+) -> None:
+    job = await insert_job(pool, project, "succeeded")
+    paths = auth_paths(project, job)[:-1]  # cancel of a succeeded job would be 400
+    for method, path in paths:
+        assert (await api.request(method, path, headers=headers)).status_code == 200, path
+    key_id = await pool.fetchval(
+        "SELECT id FROM api_keys WHERE account_id = $1", headers["x-selected-account-id"]
+    )
+    async with pool.acquire() as conn:
+        assert await revoke_key(conn, key_id)
+    for method, path in paths:
+        assert (await api.request(method, path, headers=headers)).status_code == 401, path
