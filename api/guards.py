@@ -1,5 +1,6 @@
-"""The project of a project-scoped route: the caller's key and the project are checked in
-one statement, and the route receives the verified account with the project's status."""
+"""The project of a project-scoped route. The caller's key and the project are checked by
+the route's first statement: alone (`ActiveProjectDep`), or inside the count of a list page
+(`GateDep`)."""
 
 from dataclasses import dataclass
 from typing import Annotated
@@ -10,7 +11,7 @@ from api.auth import CallerDep
 from api.deps import PoolDep
 from api.params import ProjectId
 from api.responses import not_found
-from db.accounts import key_and_project
+from db.accounts import KeyedRow, ProjectGate
 from docket.enums import ProjectStatus
 
 
@@ -21,12 +22,24 @@ class Project:
     status: ProjectStatus
 
 
-async def project_of_caller(project_id: ProjectId, who: CallerDep, pool: PoolDep) -> Project:
+async def project_gate(project_id: ProjectId, who: CallerDep) -> ProjectGate:
     """401/403 for the key, 404 if the project is not in the caller's account."""
-    found = who.verified(await key_and_project(pool, who.key_hash, project_id))
-    if found is None:
-        raise not_found("project", project_id)
-    return Project(project_id, who.account_id, ProjectStatus(found))
+
+    def admit(found: KeyedRow | None) -> Project:
+        project_status = who.verified(found)
+        if project_status is None:
+            raise not_found("project", project_id)
+        return Project(project_id, who.account_id, ProjectStatus(project_status))
+
+    return ProjectGate(who.key_hash, project_id, admit)
+
+
+GateDep = Annotated[ProjectGate, Depends(project_gate)]
+
+
+async def project_of_caller(gate: GateDep, pool: PoolDep) -> Project:
+    project: Project = await gate.check(pool)
+    return project
 
 
 async def active_project(project: Annotated[Project, Depends(project_of_caller)]) -> Project:
@@ -39,5 +52,4 @@ async def active_project(project: Annotated[Project, Depends(project_of_caller)]
     return project
 
 
-ProjectDep = Annotated[Project, Depends(project_of_caller)]
 ActiveProjectDep = Annotated[Project, Depends(active_project)]

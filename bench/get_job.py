@@ -67,7 +67,7 @@ def pair(
     http: LeanHttp, conn: asyncpg.Connection, url: str, query: str, *params: str
 ) -> tuple[Probe, Probe]:
     return (
-        whole(functools.partial(http.json, "GET", url)),
+        whole(functools.partial(http.ok, "GET", url)),
         whole(functools.partial(conn.fetchval, query, *params)),
     )
 

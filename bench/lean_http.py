@@ -38,11 +38,17 @@ class LeanHttp:
         content = await self.reader.readexactly(int(headers["content-length"]))
         return int(status_line.split()[1]), content
 
-    async def json(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+    async def ok(self, method: str, path: str, params: dict[str, str] | None = None) -> bytes:
+        """The body of a successful answer, undecoded: what timed probes call, so that the
+        client's JSON decoding (~0.2 ms for a page of 50 jobs) is not charged to Docket —
+        the raw SQL baselines do not decode the JSON Postgres renders either."""
         status, content = await self.request(method, path, params)
         if status >= 400:
             raise RuntimeError(f"{method} {path}: {status} {content[:200]!r}")
-        return json.loads(content)
+        return content
+
+    async def json(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+        return json.loads(await self.ok(method, path, params))
 
 
 @contextlib.asynccontextmanager

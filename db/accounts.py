@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,6 @@ INSERT_ACCOUNT = "INSERT INTO accounts (id, name) VALUES ($1, $2)"
 FIND_ACCOUNT_BY_NAME = "SELECT id FROM accounts WHERE name = $1 ORDER BY created_at LIMIT 1"
 INSERT_KEY = "INSERT INTO api_keys (id, account_id, key_hash) VALUES ($1, $2, $3)"
 KEY_ACCOUNT = "SELECT account_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-# The key's account and, if it is in that account, the project's status: a project-scoped
-# request is authenticated and its project checked in one round trip.
-KEY_AND_PROJECT = """
-SELECT k.account_id, p.status FROM api_keys k
-LEFT JOIN projects p ON p.id = $2 AND p.account_id = k.account_id
-WHERE k.key_hash = $1 AND k.revoked_at IS NULL
-"""
 REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = clock_timestamp() WHERE id = $1 AND revoked_at IS NULL
 RETURNING id
@@ -87,7 +81,41 @@ async def fetch_keyed(conn: Conn, key_hash: bytes, query: str, *args: Any) -> Ke
     return None if row is None else KeyedRow(row[0], row[1])
 
 
-async def key_and_project(conn: Conn, key_hash: bytes, project_id: str) -> KeyedRow | None:
-    """The key's account and the status of `project_id` in it (None if it is not there)."""
-    row = await conn.fetchrow(KEY_AND_PROJECT, key_hash, project_id)
-    return None if row is None else KeyedRow(row[0], row[1])
+@functools.cache
+def in_project(query: str, params: int) -> str:
+    """`query` (one value, using $1..$params) evaluated only when the key (parameter
+    `params + 2`) is live and the project (`params + 1`) is in its account. The row: the
+    key's account, the project's status (NULL if not in the account), the value. No row
+    means no such live key. A project-scoped request is authenticated, its project checked
+    and its first statement run in one round trip."""
+    return (
+        f"SELECT k.account_id, p.status, CASE WHEN p.id IS NOT NULL THEN ({query}) END "
+        f"FROM api_keys k LEFT JOIN projects p ON p.id = ${params + 1} "
+        f"AND p.account_id = k.account_id "
+        f"WHERE k.key_hash = ${params + 2} AND k.revoked_at IS NULL"
+    )
+
+
+@dataclass(frozen=True)
+class ProjectGate:
+    """A caller's key and the project a request is scoped to, checked by the request's first
+    statement. `admit` (the API's rules) gets what was found — the key's account with the
+    project's status — and raises unless the caller may proceed."""
+
+    key_hash: bytes
+    project_id: str
+    admit: Callable[[KeyedRow | None], Any]
+
+    async def fetchval(self, conn: Conn, query: str, *args: Any) -> Any:
+        """`query`'s value, once `admit` has let the caller through."""
+        row = await conn.fetchrow(
+            in_project(query, len(args)), *args, self.project_id, self.key_hash
+        )
+        self.admit(None if row is None else KeyedRow(row[0], row[1]))
+        assert row is not None  # `admit` refuses a missing key
+        return row[2]
+
+    async def check(self, conn: Conn) -> Any:
+        """The key and the project alone; returns what `admit` returns."""
+        row = await conn.fetchrow(in_project("NULL", 0), self.project_id, self.key_hash)
+        return self.admit(None if row is None else KeyedRow(row[0], row[1]))

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from db.accounts import ProjectGate
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
 
@@ -92,7 +93,7 @@ def _filters(project_id: str, f: FileFilters) -> Filters:
 
 
 async def list_page(
-    conn: Conn, project_id: str, f: FileFilters, page: PageRequest
+    conn: Conn, project_id: str, f: FileFilters, page: PageRequest, gate: ProjectGate | None = None
 ) -> tuple[Page, int]:
-    """The caller has already checked that the project belongs to the account."""
-    return await fetch_page(conn, LISTING, _filters(project_id, f), page)
+    """Without a `gate`, the caller has already checked the project's account."""
+    return await fetch_page(conn, LISTING, _filters(project_id, f), page, gate)

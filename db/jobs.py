@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from db.accounts import ProjectGate
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
 from docket.enums import JobOperationType, JobStatus, sources_of
@@ -265,7 +266,7 @@ def _filters(project_id: str, f: JobFilters) -> Filters:
 
 
 async def list_page(
-    conn: Conn, project_id: str, f: JobFilters, page: PageRequest
+    conn: Conn, project_id: str, f: JobFilters, page: PageRequest, gate: ProjectGate | None = None
 ) -> tuple[Page, int]:
-    """The caller has already checked that the project belongs to the account."""
-    return await fetch_page(conn, LISTING, _filters(project_id, f), page)
+    """Without a `gate`, the caller has already checked the project's account."""
+    return await fetch_page(conn, LISTING, _filters(project_id, f), page, gate)

@@ -6,6 +6,7 @@ clear 422 rather than a silently wrong page.
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 import asyncpg
+
+from db.accounts import ProjectGate
 
 
 class SortOrder(StrEnum):
@@ -201,12 +204,20 @@ class Listing:
 
 
 async def fetch_page(
-    conn: Any, listing: Listing, where: Filters, page: PageRequest
+    conn: Any, listing: Listing, where: Filters, page: PageRequest, gate: ProjectGate | None = None
 ) -> tuple[Page, int]:
+    """The page and `total_count`. With a `gate`, the count statement also authenticates the
+    caller and checks the project (before the page is read): one round trip fewer."""
     if isinstance(conn, asyncpg.Pool):
         # Both statements on one borrowed connection: one acquire and release, not two.
         async with conn.acquire() as held:
-            return await fetch_page(held, listing, where, page)
+            return await fetch_page(held, listing, where, page, gate)
+    count = (
+        f"SELECT count(*) FROM (SELECT 1 FROM {listing.count_from} WHERE {where.where()}"
+        f" LIMIT {TOTAL_COUNT_CAP}) AS capped"
+    )
+    run = conn.fetchval if gate is None else functools.partial(gate.fetchval, conn)
+    total: int = await run(count, *where.params)
     query = build_page_query(
         listing.select.format(sort=page.sort_by),
         where,
@@ -215,9 +226,4 @@ async def fetch_page(
         alias=listing.alias,
     )
     rows = list(await conn.fetch(query.sql, *query.params))
-    total: int = await conn.fetchval(
-        f"SELECT count(*) FROM (SELECT 1 FROM {listing.count_from} WHERE {where.where()}"
-        f" LIMIT {TOTAL_COUNT_CAP}) AS capped",
-        *where.params,
-    )
     return paginate(rows, page, query), total

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 
 from api.auth import AccountDep, CallerDep
 from api.deps import PoolDep, SettingsDep, StorageDep
-from api.guards import ActiveProjectDep, ProjectDep
+from api.guards import ActiveProjectDep, GateDep
 from api.params import (
     CreatedEnd,
     CreatedStart,
@@ -92,7 +92,7 @@ async def upload_file(
 
 @router.get("", response_model=ListResponse[FileEntity], summary="List Files")
 async def list_files(
-    project: ProjectDep,
+    gate: GateDep,
     pool: PoolDep,
     page: Annotated[PageRequest, Depends(paging("created_at", "id", "filename"))],
     ids: Ids = None,
@@ -102,7 +102,7 @@ async def list_files(
     filters = files.FileFilters(
         ids=ids, created_at_start=created_at_start, created_at_end=created_at_end
     )
-    result, total = await files.list_page(pool, project.id, filters, page)
+    result, total = await files.list_page(pool, gate.project_id, filters, page, gate)
     return raw_list(result, total)
 
 

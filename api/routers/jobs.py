@@ -7,7 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 from api.auth import CallerDep
 from api.cancel import cancel_job as cancel
 from api.deps import PoolDep, TemporalDep
-from api.guards import ProjectDep
+from api.guards import GateDep
 from api.params import (
     CreatedEnd,
     CreatedStart,
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/projects/{project_id}/jobs", tags=["Jobs"], respo
 
 @router.get("", response_model=ListResponse[JobEntity], summary="List Jobs")
 async def list_jobs(
-    project: ProjectDep,
+    gate: GateDep,
     pool: PoolDep,
     page: Annotated[PageRequest, Depends(paging("created_at", "id"))],
     ids: Ids = None,
@@ -48,7 +48,7 @@ async def list_jobs(
         completed_at_start=completed_at_start,
         completed_at_end=completed_at_end,
     )
-    result, total = await jobs.list_page(pool, project.id, filters, page)
+    result, total = await jobs.list_page(pool, gate.project_id, filters, page, gate)
     return raw_list(result, total)
 
 

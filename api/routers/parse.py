@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
 from api.auth import CallerDep
 from api.creation import Creation
 from api.deps import PoolDep, SettingsDep, TemporalDep
-from api.guards import ActiveProjectDep, ProjectDep
+from api.guards import ActiveProjectDep, GateDep
 from api.idempotency import IdempotencyKey
 from api.params import (
     ParseResultId,
@@ -154,11 +154,11 @@ def unparseable(files: list[str], engine: str) -> Exception:
     "/results", response_model=ListResponse[ParseResultSummary], summary="List Parse Results"
 )
 async def list_parse_results(
-    project: ProjectDep,
+    gate: GateDep,
     pool: PoolDep,
     page: Annotated[PageRequest, Depends(paging("created_at", "id"))],
 ) -> Response:
-    result, total = await results.list_page(pool, project.id, page)
+    result, total = await results.list_page(pool, gate.project_id, page, gate)
     return raw_list(result, total)
 
 
