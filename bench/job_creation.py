@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from temporalio.client import Client
 
-from bench.client import Api, api_client, gather_bounded, retire, sql, timed
+from bench.client import api_client, gather_bounded, retire, sql, timed
+from bench.lean_http import LeanPool, lean_pool
 from bench.sizes import Sizes
 from bench.stack import unpolled_api
 from bench.stats import Row, Summary
@@ -39,15 +40,19 @@ async def concurrently(
 
 
 class Creation:
-    def __init__(self, api: Api, client: Client, project: str, file_id: str, settings: Settings):
-        self.api, self.client, self.project, self.file_id = api, client, project, file_id
+    def __init__(
+        self, http: LeanPool, client: Client, project: str, file_id: str, settings: Settings
+    ):
+        self.http, self.client, self.project, self.file_id = http, client, project, file_id
         # The API's own starter, pointed at a queue of its own that nobody polls either.
         queue = f"unpolled-raw-{uuid.uuid4().hex[:12]}"
         self.settings = settings.model_copy(update={"task_queue": queue})
         self.workflow_ids: list[str] = []
 
     async def docket(self) -> None:
-        self.workflow_ids.append(await self.api.parse(self.project, self.file_id))
+        url = f"/v1/projects/{self.project}/parse"
+        job = await self.http.json("POST", url, {"source_document_id": self.file_id})
+        self.workflow_ids.append(job["id"])
 
     async def raw(self) -> None:
         job_id = new_id(IdPrefix.JOB)
@@ -57,10 +62,14 @@ class Creation:
 
 async def measure(stack: DevStack, url: str, sizes: Sizes) -> list[Row]:
     client = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
-    async with api_client(stack) as main, api_client(stack, url) as api, sql(stack) as conn:
+    async with (
+        api_client(stack) as main,
+        lean_pool(url, stack.credentials, sizes.create_clients) as http,
+        sql(stack) as conn,
+    ):
         project = await main.project("creation")
         file_id = await main.upload(project, "tiny.txt", b"a tiny document")
-        creation = Creation(api, client, project, file_id, stack.settings)
+        creation = Creation(http, client, project, file_id, stack.settings)
         walls: dict[str, list[float]] = {"docket": [], "raw": []}
         latencies: dict[str, list[float]] = {"docket": [], "raw": []}
         kinds: dict[str, Callable[[], Awaitable[None]]] = {
