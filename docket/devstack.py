@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from docket.embedded import (
     EmbeddedPostgres,
     TemporalDevServer,
@@ -107,6 +109,7 @@ class DevStack:
         self.api_url = f"http://{_client_host(host)}:{port}"
         self.env = {
             **os.environ,
+            **settings_env(self.settings),
             "DATABASE_URL": database_url,
             "TEMPORAL_ADDRESS": temporal_address,
             "TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
@@ -269,6 +272,20 @@ class DevStack:
             f"  Credentials:  {self.credentials_path}\n"
             "Press Ctrl-C to stop.\n\n"
         )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings `docket dev` was given (by flag, object or environment) as the `DOCKET_*`
+    variables its children read, so that a worker or API it starts runs with the same ones."""
+    given = settings.model_dump(mode="json", include=settings.model_fields_set)
+    env: dict[str, str] = {}
+    for name, value in given.items():
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):
+            value = secret.get_secret_value()  # the dump masks it
+        if value is not None:
+            env[f"DOCKET_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
 
 
 def run_dev(settings: Settings) -> int:
