@@ -1,12 +1,9 @@
 """JobActivities: status transitions and the parse step, holding the pool and storage."""
 
-import asyncio
-import contextlib
+import functools
 import logging
 import time
-from collections.abc import Generator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,15 +11,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
-from activities.parsing import (
-    ENGINE_NAME,
-    ChunkingOptions,
-    Page,
-    ParseError,
-    chunk_pages,
-    chunk_to_dict,
-    iter_pages,
-)
+from activities.parse_run import threaded_parse
+from activities.parsing import ENGINE_NAME, ChunkingOptions, ParseError
 from db import jobs, results
 from db.jobs import Transition
 from docket.contracts import (
@@ -48,22 +38,6 @@ def parse_failure(message: str) -> ApplicationError:
 def chunking_options(parameters: dict[str, Any]) -> ChunkingOptions:
     given = parameters.get("chunking_options") or {}
     return ChunkingOptions(**{k: v for k, v in given.items() if v is not None})
-
-
-async def read_pages(path: Path, mime_type: str) -> list[Page]:
-    """Parse page by page in a worker thread, heartbeating with the progress after each."""
-    pages: list[Page] = []
-    generator: Generator[Page, None, None] = iter_pages(path, mime_type)
-    try:
-        while (page := await asyncio.to_thread(next, generator, None)) is not None:
-            pages.append(page)
-            activity.heartbeat(len(pages))
-    finally:
-        # Release the document now; if a cancel interrupted a page still being read in
-        # its thread, the generator is busy and is closed when that thread lets go of it.
-        with contextlib.suppress(ValueError):
-            generator.close()
-    return pages
 
 
 class JobActivities:
@@ -99,9 +73,9 @@ class JobActivities:
         began = time.monotonic()
         async with heartbeating(self.heartbeat_every):
             try:
-                pages = await read_pages(path, item.mime_type)
-                options = chunking_options(item.parameters)
-                chunks = await asyncio.to_thread(chunk_pages, pages, options)
+                options = functools.partial(chunking_options, item.parameters)
+                async with threaded_parse(path, item.mime_type, options) as parse:
+                    parsed = await parse.run()
             except (ParseError, ValueError, TypeError) as err:
                 # ValueError/TypeError: parameters the engine rejects (the API validates
                 # them first, but rows written by older versions may still carry them).
@@ -109,8 +83,9 @@ class JobActivities:
             document = results.ParsedDocument(
                 result_id=new_id(IdPrefix.PARSE_RESULT),
                 engine=ENGINE_NAME,
-                page_count=len(pages),
-                chunks=[chunk_to_dict(chunk) for chunk in chunks],
+                page_count=parsed.page_count,
+                chunks=parsed.chunks,
+                chunks_json=parsed.chunks_json,
                 parse_ms=int((time.monotonic() - began) * 1000),
             )
             stored = await results.store_and_succeed(self.pool, ref.job_id, document)

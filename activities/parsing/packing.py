@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .tokens import Encoding, count_tokens, split_by_tokens, tail_by_tokens
+from .tokens import Encoding, count_tokens, split_counted, tail_by_tokens
 from .types import Block, Chunk
 
 BLOCK_SEPARATOR = "\n\n"
@@ -20,6 +20,11 @@ _LEVELS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\n"), "\n"),
     (re.compile(r"(?<=[.!?])\s+"), " "),
 ]
+
+
+# (text, glue, tokens): a piece of an oversized block, the text that joins it to the previous
+# piece, and its token count.
+Piece = tuple[str, str, int]
 
 
 @dataclass(frozen=True)
@@ -43,28 +48,35 @@ def piece_limit(chunk_size: int, chunk_overlap: int) -> int:
 
 
 def split_recursive(
-    text: str, limit: int, encoding: Encoding, level: int = 0
-) -> list[tuple[str, str]]:
-    """(piece, glue) pairs of <= `limit` tokens, cut at paragraphs, lines, sentences, tokens."""
-    if count_tokens(text, encoding) <= limit:
-        return [(text, "")]
+    text: str, limit: int, encoding: Encoding, level: int = 0, tokens: int | None = None
+) -> list[Piece]:
+    """Pieces of <= `limit` tokens, cut at paragraphs, lines, sentences, tokens; `tokens`
+    is the count of `text` when the caller already has it."""
+    if tokens is None:
+        tokens = count_tokens(text, encoding)
+    if tokens <= limit:
+        return [(text, "", tokens)]
     for depth in range(level, len(_LEVELS)):
         pattern, glue = _LEVELS[depth]
         parts = [part for part in pattern.split(text) if part.strip()]
         if len(parts) > 1:
-            pieces: list[tuple[str, str]] = []
+            pieces: list[Piece] = []
             for index, part in enumerate(parts):
                 sub = split_recursive(part, limit, encoding, depth + 1)
-                pieces.append((sub[0][0], glue if index else ""))
+                first, _, first_tokens = sub[0]
+                pieces.append((first, glue if index else "", first_tokens))
                 pieces.extend(sub[1:])
             return pieces
-    return [(piece, "") for piece in split_by_tokens(text, limit, encoding)]
+    return [(piece, "", count) for piece, count in split_counted(text, limit, encoding)]
 
 
 def block_segments(
     blocks: Sequence[tuple[int, Block]], limit: int, encoding: Encoding, *, recursive: bool
 ) -> list[Segment]:
-    """Segments for (source index, block) pairs, splitting blocks longer than `limit` tokens."""
+    """Segments for (source index, block) pairs, splitting blocks longer than `limit` tokens.
+
+    Pieces are not counted a second time: the splitters hand back the counts they made.
+    """
     segments: list[Segment] = []
     for source, block in blocks:
         if not block.content.strip():
@@ -74,11 +86,12 @@ def block_segments(
             segments.append(Segment(block.content, block, source, "", tokens))
             continue
         if recursive:
-            pieces = split_recursive(block.content, limit, encoding)
+            pieces = split_recursive(block.content, limit, encoding, tokens=tokens)
         else:
-            pieces = [(piece, "") for piece in split_by_tokens(block.content, limit, encoding)]
-        for text, glue in pieces:
-            segments.append(Segment(text, block, source, glue, count_tokens(text, encoding)))
+            split = split_counted(block.content, limit, encoding)
+            pieces = [(piece, "", count) for piece, count in split]
+        for text, glue, count in pieces:
+            segments.append(Segment(text, block, source, glue, count))
     return segments
 
 

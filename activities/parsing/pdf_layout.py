@@ -21,6 +21,8 @@ _BULLET = re.compile(
     r"^([\u2022\u2023\u25aa\u25cf\u25e6\u2043\u2219\u00b7\u25a0\u25a1\u25cb\-*\u2013])\s+"
 )
 _NUMBERED = re.compile(r"^(?:\d{1,3}[.)]|[a-z]\))\s+")
+# Either of the two in one match call (paragraph breaks test every line for it).
+_LIST_START = re.compile(f"{_BULLET.pattern}|{_NUMBERED.pattern}")
 # Heading heuristics: noticeably larger than the page's body text, and short.
 _HEADING_RATIO = 1.2
 _TITLE_RATIO = 1.6
@@ -120,9 +122,11 @@ def _breaks_paragraph(
 ) -> bool:
     """Whether `line` starts a new paragraph after `previous`; `extent` is the horizontal
     (left, right) of the paragraph so far."""
-    size = max(previous.size, line.size, 1.0)
-    if _BULLET.match(line.text) or _NUMBERED.match(line.text):
-        return True
+    # Runs for every line of every page, and most lines continue their paragraph so every
+    # test runs: cheap comparisons first, plain `if`s rather than max(), the regexes last.
+    size = previous.size if previous.size > line.size else line.size
+    if size < 1.0:
+        size = 1.0
     if abs(line.size - previous.size) > _SIZE_TOLERANCE * size:
         return True
     gap = previous.bottom - line.top
@@ -130,7 +134,9 @@ def _breaks_paragraph(
         return True  # the line went back up: a new column or a floating element
     if gap > usual_gap + _PARAGRAPH_GAP * size:
         return True
-    return line.left > extent[1] or line.right < extent[0]  # side by side, e.g. another column
+    if line.left > extent[1] or line.right < extent[0]:
+        return True  # side by side, e.g. another column
+    return _LIST_START.match(line.text) is not None
 
 
 def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
@@ -147,13 +153,17 @@ def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
     ]
     usual_gap = max(0.0, sorted(gaps)[len(gaps) // 4]) if gaps else 0.0
     paragraphs: list[list[Line]] = []
+    current: list[Line] = []
     extent = (0.0, 0.0)  # kept up to date rather than recomputed from every line per line
     for line in lines:
-        if paragraphs and not _breaks_paragraph(paragraphs[-1][-1], line, usual_gap, extent):
-            paragraphs[-1].append(line)
-            extent = (min(extent[0], line.left), max(extent[1], line.right))
+        if current and not _breaks_paragraph(current[-1], line, usual_gap, extent):
+            current.append(line)
+            left, right = extent
+            if line.left < left or line.right > right:
+                extent = (min(left, line.left), max(right, line.right))
         else:
-            paragraphs.append([line])
+            current = [line]
+            paragraphs.append(current)
             extent = (line.left, line.right)
     return paragraphs
 
@@ -218,6 +228,18 @@ def normalise_box(
     return BBox.from_edges(u0, v0, u1, v1)
 
 
+def _edges(paragraph: Sequence[Line]) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) around the lines: one pass instead of four generators."""
+    first = paragraph[0]
+    left, bottom, right, top = first.left, first.bottom, first.right, first.top
+    for line in paragraph[1:]:
+        left = line.left if line.left < left else left
+        bottom = line.bottom if line.bottom < bottom else bottom
+        right = line.right if line.right > right else right
+        top = line.top if line.top > top else top
+    return left, bottom, right, top
+
+
 def layout_blocks(
     glyphs: Iterable[Glyph],
     page_number: int,
@@ -239,12 +261,6 @@ def layout_lines(
     for paragraph in group_paragraphs(lines):
         text = _join_lines(paragraph)
         kind, content = classify(paragraph, text, body)
-        edges = (
-            min(line.left for line in paragraph),
-            min(line.bottom for line in paragraph),
-            max(line.right for line in paragraph),
-            max(line.top for line in paragraph),
-        )
-        bbox = normalise_box(edges, page_box, rotation)
+        bbox = normalise_box(_edges(paragraph), page_box, rotation)
         blocks.append(Block(kind, content, page_number, bbox, confidence=1.0))
     return blocks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
 # Only encodings whose rank files ship inside the bpe-openai wheel; the legacy ones (gpt2,
@@ -66,8 +66,28 @@ def encode(text: str, encoding: Encoding) -> list[int]:
     return tokens
 
 
+def _counter(encoding: Encoding) -> Callable[[str], int] | None:
+    """bpe-openai's native count, when the encoding has one.
+
+    Counting is about half of all chunking time and the native count skips building (and
+    copying) the token list: ~25% less per call. It is the same tokenizer, so it agrees with
+    `len(encode(...))`; other Encoding implementations simply fall back to encoding.
+    """
+    count = getattr(getattr(encoding, "_backend", None), "count", None)
+    return cast(Callable[[str], int], count) if callable(count) else None
+
+
 def count_tokens(text: str, encoding: Encoding) -> int:
-    return len(encode(text, encoding))
+    count = _counter(encoding)
+    if count is None:
+        return len(encode(text, encoding))
+    try:
+        if len(text) <= _WINDOW_CHARS:
+            return count(text)
+        return sum(count(piece) for piece in _windows(text))
+    except UnicodeEncodeError:
+        # Lone surrogates: encode_ordinary replaces them before tokenizing; count cannot.
+        return len(encode(text, encoding))
 
 
 def _starts_char(token: int, encoding: Encoding) -> bool:
@@ -94,21 +114,29 @@ def split_by_tokens(text: str, max_tokens: int, encoding: Encoding) -> list[str]
     character (a token can hold half of one), so every piece decodes cleanly. Each piece is
     re-counted because BPE is not guaranteed to re-encode a slice into the same tokens.
     """
+    return [piece for piece, _ in split_counted(text, max_tokens, encoding)]
+
+
+def split_counted(text: str, max_tokens: int, encoding: Encoding) -> list[tuple[str, int]]:
+    """`split_by_tokens` with each piece's token count, which it has to compute anyway:
+    callers need the counts too and would otherwise tokenize every piece a second time."""
     tokens = encode(text, encoding)
-    pieces: list[str] = []
+    pieces: list[tuple[str, int]] = []
     start = 0
     while start < len(tokens):
         end = _cut(tokens, start, min(start + max_tokens, len(tokens)), encoding)
         piece = encoding.decode(tokens[start:end])
-        while end - start > 1 and count_tokens(piece, encoding) > max_tokens:
+        count = count_tokens(piece, encoding)
+        while end - start > 1 and count > max_tokens:
             shorter = _cut(tokens, start, end - 1, encoding)
             if shorter >= end:
                 break
             end = shorter
             piece = encoding.decode(tokens[start:end])
-        pieces.append(piece)
+            count = count_tokens(piece, encoding)
+        pieces.append((piece, count))
         start = end
-    return [piece for piece in pieces if piece]
+    return [(piece, count) for piece, count in pieces if piece]
 
 
 def tail_by_tokens(text: str, max_tokens: int, encoding: Encoding) -> str:
