@@ -90,7 +90,15 @@ class JobActivities:
             )
             stored = await results.store_and_succeed(self.pool, ref.job_id, document)
         if not stored:
-            log.info("job %s left running while parsing; result discarded", ref.job_id)
+            # Either the job left `running` meanwhile (nothing to do), or the API accepted a
+            # cancel (202) just before the result: the fence refused it, and the job ends
+            # cancelled here, as promised, whether or not the workflow's cancel follows.
+            settled = await self.cancel_job(CancelJobInput(job_id=ref.job_id))
+            log.info(
+                "job %s %s while parsing; result discarded",
+                ref.job_id,
+                "cancelled" if settled else "left running",
+            )
             return ParseOutcome(succeeded=False)
         return ParseOutcome(
             succeeded=True,

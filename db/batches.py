@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from db.jobs import NewJob, Transition, insert, transition
+from db.jobs import NewJob, Transition, cancel_reason, insert, transition
 from db.pool import Conn, Connection
 from docket.enums import HistoryStatus, JobStatus
 
@@ -83,6 +83,10 @@ async def cancel_pending_children(conn: Conn, batch_id: str) -> int:
     return moved
 
 
+# Locks the batch row; true if a cancel was accepted for it.
+LOCK_FOR_FINISH = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = $1 FOR UPDATE"
+
+
 async def counts(conn: Conn, batch_id: str) -> dict[str, int]:
     row = await conn.fetchrow(COUNTS, batch_id)
     assert row is not None
@@ -110,8 +114,14 @@ async def finish(
     pool: asyncpg.Pool, batch_id: str, cancelled: bool, reason: str | None = None
 ) -> tuple[bool, JobStatus, dict[str, int]]:
     """Settle the batch from its children's statuses: (moved, status, counts). Counted and
-    written in one transaction so the summary in `result` matches `progress`."""
+    written in one transaction so the summary in `result` matches `progress`.
+
+    The batch row is locked first: a cancel the API accepted (202) before this settles it
+    as cancelled, and one arriving after waits and then finds the batch finished (see
+    migration 0003)."""
     async with pool.acquire() as connection, connection.transaction():
+        if await connection.fetchval(LOCK_FOR_FINISH, batch_id) and not cancelled:
+            cancelled, reason = True, await cancel_reason(connection, batch_id)
         tally = await counts(connection, batch_id)
         target = JobStatus.CANCELLED if cancelled else final_status(tally)
         history = HistoryStatus.CANCELLED if cancelled else target.value

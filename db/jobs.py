@@ -86,12 +86,18 @@ WITH moved AS (
 SELECT count(*) FROM moved
 """
 
-# Recorded once per job however many cancel requests arrive (the dedupe key), and only
-# while the job is running.
+# Recorded once per job however many cancel requests arrive, and only while the job is
+# running. The mark is an UPDATE of the job row so that it and a concurrent success
+# (db/results.py STORE_AND_SUCCEED, db/batches.py) are ordered by the row lock: see
+# migration 0003. The dedupe key guards the event as well.
 CANCEL_REQUESTED = """
+WITH marked AS (
+    UPDATE jobs SET cancel_requested_at = clock_timestamp()
+    WHERE id = $1 AND status = 'running' AND cancel_requested_at IS NULL
+    RETURNING id
+)
 INSERT INTO job_events (job_id, step, status, details, dedupe_key)
-SELECT j.id, 'Cancel requested', 'cancel_requested', $2::jsonb, 'cancel_requested'
-FROM jobs j WHERE j.id = $1 AND j.status = 'running'
+SELECT id, 'Cancel requested', 'cancel_requested', $2::jsonb, 'cancel_requested' FROM marked
 ON CONFLICT (job_id, dedupe_key) DO NOTHING
 RETURNING id
 """

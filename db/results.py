@@ -35,14 +35,16 @@ LEFT JOIN jobs b ON b.id = j.parent_job_id
 WHERE j.id = $1
 """
 
-# The fence: the result is inserted only through a job row that is still `running`, in
-# the same statement that moves it to `succeeded`. A job cancelled or failed meanwhile
-# matches nothing, so a late activity can never attach a result to it.
+# The fence: the result is inserted only through a job row that is still `running` with no
+# cancel accepted, in the same statement that moves it to `succeeded`. A job cancelled or
+# failed meanwhile, or whose cancel was answered 202, matches nothing, so a late activity
+# can never attach a result to it (the row lock orders this against the cancel: see
+# migration 0003).
 STORE_AND_SUCCEED = """
 WITH moved AS (
     UPDATE jobs SET status = 'succeeded', completed_at = clock_timestamp(),
                     result = $3::jsonb
-    WHERE id = $1 AND status = 'running'
+    WHERE id = $1 AND status = 'running' AND cancel_requested_at IS NULL
     RETURNING id, project_id, source_id, started_at
 ), stored AS (
     INSERT INTO parse_results (id, project_id, job_id, source_document_id, engine,

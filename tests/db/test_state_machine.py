@@ -1,13 +1,16 @@
 """The job state machine in Postgres: allowed moves only, terminal states final, the
 result fence, and one history event per transition."""
 
+import asyncio
+
 import asyncpg
 import httpx
 import pytest
 
-from db import jobs, results
+from db import batches, jobs, results
 from db.jobs import Transition
 from docket.enums import ALLOWED_TRANSITIONS, JobStatus
+from docket.ids import IdPrefix, new_id
 from tests.factories import insert_job
 
 
@@ -41,7 +44,7 @@ async def test_transition_matrix(
 
 def parsed() -> results.ParsedDocument:
     return results.ParsedDocument(
-        result_id="pres_" + "1" * 32,
+        result_id=new_id(IdPrefix.PARSE_RESULT),
         engine="docket",
         page_count=1,
         chunks=[{"content": "x", "blocks": []}],
@@ -73,3 +76,71 @@ async def test_result_and_success_commit_together(
     )
     # A second (retried) store is a no-op: the job is no longer running.
     assert not await results.store_and_succeed(pool, job_id, doc)
+
+
+async def test_accepted_cancel_fences_out_the_result(
+    api: httpx.AsyncClient, pool: asyncpg.Pool, project: str
+) -> None:
+    job_id = await insert_job(pool, project, "running")
+    assert await jobs.record_cancel_requested(pool, job_id, "stop")
+    assert not await results.store_and_succeed(pool, job_id, parsed())
+    assert await status(pool, job_id) == "running"  # the activity settles it (cancelled)
+    assert await pool.fetchval("SELECT count(*) FROM parse_results WHERE job_id = $1", job_id) == 0
+
+
+async def test_cancel_after_the_result_is_not_recorded(
+    api: httpx.AsyncClient, pool: asyncpg.Pool, project: str
+) -> None:
+    job_id = await insert_job(pool, project, "running")
+    assert await results.store_and_succeed(pool, job_id, parsed())
+    assert not await jobs.record_cancel_requested(pool, job_id, "too late")
+    assert await status(pool, job_id) == "succeeded"
+
+
+async def wait_until_blocked(pool: asyncpg.Pool, pid: int) -> None:
+    """Until backend `pid` waits for a lock (polled with a deadline)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while await pool.fetchval(LOCK_WAIT, pid) is not True:
+        assert asyncio.get_running_loop().time() < deadline, "never blocked on the row lock"
+        await asyncio.sleep(0.01)
+
+
+LOCK_WAIT = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+
+
+@pytest.mark.parametrize("first", ["cancel", "result"])
+async def test_cancel_and_result_racing_are_ordered_by_the_row(
+    api: httpx.AsyncClient, pool: asyncpg.Pool, project: str, first: str
+) -> None:
+    """Whichever commits first wins; the other sees it (never both: a 202 then `succeeded`)."""
+    job_id = await insert_job(pool, project, "running")
+    async with pool.acquire() as holder, pool.acquire() as other:
+        transaction = holder.transaction()
+        await transaction.start()
+        if first == "cancel":
+            assert await jobs.record_cancel_requested(holder, job_id, "race")
+            loser = asyncio.create_task(results.store_and_succeed(other, job_id, parsed()))
+        else:
+            assert await results.store_and_succeed(holder, job_id, parsed())
+            loser = asyncio.create_task(jobs.record_cancel_requested(other, job_id, "race"))
+        await wait_until_blocked(pool, other.get_server_pid())
+        await transaction.commit()
+        assert await loser is False
+    assert await status(pool, job_id) == ("running" if first == "cancel" else "succeeded")
+
+
+async def test_batch_with_an_accepted_cancel_settles_cancelled(
+    api: httpx.AsyncClient, pool: asyncpg.Pool, project: str
+) -> None:
+    """All children done, but the API answered 202 to a cancel first: the batch ends
+    `cancelled` (with the reason given), as promised, not `succeeded`."""
+    batch_id = await insert_job(pool, project, "running", operation="batch_parse")
+    assert await jobs.record_cancel_requested(pool, batch_id, "changed my mind")
+    moved, final, _ = await batches.finish(pool, batch_id, cancelled=False)
+    assert moved and final is JobStatus.CANCELLED
+    assert await status(pool, batch_id) == "cancelled"
+    reason = await pool.fetchval(
+        "SELECT details->>'reason' FROM job_events WHERE job_id = $1 AND status = 'cancelled'",
+        batch_id,
+    )
+    assert reason == "changed my mind"

@@ -4,7 +4,16 @@ import asyncio
 
 import asyncpg
 import httpx
+from temporalio.testing import ActivityEnvironment
 
+from activities.jobs import JobActivities
+from db import jobs
+from db.jobs import NewJob, Transition
+from docket.contracts import JobRef
+from docket.enums import JobStatus
+from docket.ids import IdPrefix, new_id
+from docket.settings import Settings
+from docket.storage import FileStorage
 from tests.helpers import upload, wait_status
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -56,9 +65,9 @@ async def test_cancel_racing_completion_ends_in_one_consistent_state(
         if answer.status_code == 200:
             assert done["status"] == "cancelled"  # cancelled while pending
         elif answer.status_code == 202:
-            # Requested while running: it ends cancelled, or the cancel came too late and
-            # the history shows it arriving before the success.
-            assert done["status"] in ("cancelled", "succeeded")
+            # Accepted while running: it ends cancelled, even if the parse had finished and
+            # was storing its result (the result's fence refuses it; migration 0003).
+            assert done["status"] == "cancelled", statuses
             assert "cancel_requested" in statuses
         else:
             assert answer.status_code == 400 and done["status"] == "succeeded"
@@ -66,3 +75,28 @@ async def test_cancel_racing_completion_ends_in_one_consistent_state(
             "SELECT count(*) FROM parse_results WHERE job_id = $1", job["id"]
         )
         assert has_result == (1 if done["status"] == "succeeded" else 0)
+
+
+async def test_cancel_accepted_while_the_result_is_stored_ends_cancelled(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    project: str,
+    pool: asyncpg.Pool,
+    settings: Settings,
+) -> None:
+    """The narrowest window: parsing is over and the result is being stored when the API
+    accepts a cancel (202). Deterministic here: the cancel is recorded before the parse
+    activity runs, and no Temporal cancel ever reaches the activity."""
+    file = await upload(api, headers, project, "tiny.txt", b"a few words", "text/plain")
+    job = NewJob(new_id(IdPrefix.JOB), project, "parse", file["id"], None, {})
+    await jobs.insert(pool, job)
+    assert await jobs.transition(pool, job.id, Transition(JobStatus.RUNNING, "s", "started"))
+    assert await jobs.record_cancel_requested(pool, job.id, "not needed any more")
+    activities = JobActivities(pool, FileStorage(settings.storage_dir), settings.heartbeat_throttle)
+    outcome = await ActivityEnvironment().run(activities.parse_document, JobRef(job.id))
+    assert not outcome.succeeded
+    done = (await api.get(f"/v1/projects/{project}/jobs/{job.id}", headers=headers)).json()
+    assert done["status"] == "cancelled"
+    assert done["history"][-1]["details"]["reason"] == "not needed any more"
+    stored = await pool.fetchval("SELECT count(*) FROM parse_results WHERE job_id = $1", job.id)
+    assert stored == 0
