@@ -3,7 +3,9 @@
 JSON in Postgres) run directly over one connection, alternating with the HTTP calls.
 
 A third pair, GET of a project against its SQL, is the API's fixed cost per request
-(auth, routing, a pooled query): it is what the ratios of cheap reads are made of.
+(auth, routing, a pooled query): it is what the ratios of cheap reads are made of. A fourth,
+GET /healthz (no auth, `SELECT 1` through the pool) against `SELECT 1`, is the floor any
+request through the API server pays: HTTP, ASGI, FastAPI routing, one pooled round trip.
 """
 
 import asyncio
@@ -87,6 +89,7 @@ async def measure(stack: DevStack, sizes: Sizes) -> list[Row]:
             *pair(http, conn, f"{base}/jobs/{history}", jobs.GET_JOB, history, project, account),
             *pair(http, conn, f"{base}/jobs/{batch}", jobs.GET_JOB, batch, project, account),
             *pair(http, conn, base, projects.GET_PROJECT, project, account),
+            *pair(http, conn, "/healthz", "SELECT 1"),
         ]
         timings = await interleave(sizes.latency_runs, *probes, warmup=sizes.warmup)
     samples = [Summary.latency(seconds) for seconds in timings]
@@ -97,7 +100,11 @@ async def measure(stack: DevStack, sizes: Sizes) -> list[Row]:
     ]
     for row in rows:
         row.met = within(row, ratio_max=TARGET_RATIO)
-    return [*rows, Row(BENCH, "GET project (the API's fixed cost per request)", *samples[4:6])]
+    return [
+        *rows,
+        Row(BENCH, "GET project (the API's fixed cost per request)", *samples[4:6]),
+        Row(BENCH, "GET /healthz: SELECT 1, no auth (the floor of any request)", *samples[6:8]),
+    ]
 
 
 def run(stack: DevStack, sizes: Sizes) -> list[Row]:
