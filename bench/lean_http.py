@@ -16,8 +16,21 @@ from urllib.parse import urlencode, urlsplit
 
 
 class LeanHttp:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: str):
-        self.reader, self.writer, self.head = reader, writer, head
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        head: str,
+        address: tuple[str, int],
+    ):
+        self.reader, self.writer, self.head, self.address = reader, writer, head, address
+
+    async def _reconnect_if_closed(self) -> None:
+        """uvicorn closes a keep-alive connection idle for 5 s (e.g. while a benchmark loads
+        data or times its baseline): open a new one rather than fail on it."""
+        if self.reader.at_eof():
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection(*self.address)
 
     async def request(
         self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None
@@ -26,6 +39,7 @@ class LeanHttp:
         target = f"{path}?{urlencode(params)}" if params else path
         payload = b"" if body is None else json.dumps(body).encode()
         extra = "content-type: application/json\r\n" if body is not None else ""
+        await self._reconnect_if_closed()
         self.writer.write(
             f"{method} {target} HTTP/1.1\r\n{self.head}{extra}"
             f"content-length: {len(payload)}\r\n\r\n".encode()
@@ -58,17 +72,20 @@ class LeanHttp:
 @contextlib.asynccontextmanager
 async def lean_http(base_url: str, credentials: dict[str, str]) -> AsyncIterator[LeanHttp]:
     url = urlsplit(base_url)
-    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    assert url.hostname is not None and url.port is not None
+    address = (url.hostname, url.port)
+    reader, writer = await asyncio.open_connection(*address)
     head = (
         f"host: {url.netloc}\r\nx-api-key: {credentials['api_key']}\r\n"
         f"x-selected-account-id: {credentials['account_id']}\r\n"
     )
+    http = LeanHttp(reader, writer, head, address)
     try:
-        yield LeanHttp(reader, writer, head)
+        yield http
     finally:
-        writer.close()
+        http.writer.close()
         with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
+            await http.writer.wait_closed()
 
 
 class LeanPool:

@@ -153,19 +153,18 @@ async def measure_case(
 
 
 async def measure(stack: DevStack, sizes: Sizes) -> list[Row]:
-    async with (
-        api_client(stack) as api,
-        sql(stack) as conn,
-        lean_http(stack.api_url, stack.credentials) as http,
-    ):
+    async with api_client(stack) as api, sql(stack) as conn:
         project = await api.project("list-jobs")
         await conn.execute(BULK_LOAD, project, NOW, sizes.list_rows)
         await conn.execute(f"VACUUM {TAG} ANALYZE jobs")
-        rows = []
-        for case in cases(sizes.list_rows):
-            for cursor in (None, await deep_cursor(conn, project, case)):
-                rows.append(await measure_case(http, conn, project, case, cursor, sizes))
-        return rows
+        # Connected only now: the API server closes a keep-alive connection left idle for
+        # seconds, as it would be during the load.
+        async with lean_http(stack.api_url, stack.credentials) as http:
+            rows = []
+            for case in cases(sizes.list_rows):
+                for cursor in (None, await deep_cursor(conn, project, case)):
+                    rows.append(await measure_case(http, conn, project, case, cursor, sizes))
+            return rows
 
 
 def run(stack: DevStack, sizes: Sizes) -> list[Row]:
