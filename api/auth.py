@@ -107,7 +107,8 @@ CallerDep = Annotated[Caller, Depends(caller)]
 async def authenticate(pool: PoolDep, who: CallerDep) -> str:
     """The caller's account id, checked in a statement of its own."""
     owner = await account_of_key(pool, who.key_hash)
-    return str(who.verified(None if owner is None else KeyedRow(owner, owner)))
+    who.verified(None if owner is None else KeyedRow(owner, None))
+    return who.account_id
 
 
 AccountDep = Annotated[str, Depends(authenticate)]

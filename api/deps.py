@@ -22,15 +22,11 @@ class AppState:
 
 # The getters are async on purpose: FastAPI runs plain `def` dependencies in a thread
 # pool, a hop per dependency per request that showed up in profiles of cheap requests. Each
-# reads the request itself rather than depending on `get_state`: FastAPI's dependency
-# solving costs tens of microseconds per node, paid on every request.
+# reads the request itself rather than depending on a shared state getter: FastAPI's
+# dependency solving costs tens of microseconds per node, paid on every request.
 def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.docket
     return state
-
-
-async def get_state(request: Request) -> AppState:
-    return state_of(request)
 
 
 async def get_pool(request: Request) -> asyncpg.Pool:
@@ -49,7 +45,6 @@ async def get_storage(request: Request) -> FileStorage:
     return state_of(request).storage
 
 
-StateDep = Annotated[AppState, Depends(get_state)]
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

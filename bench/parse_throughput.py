@@ -14,11 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pypdfium2 as pdfium
 
-from activities.parsing import ChunkingOptions, chunk_pages, iter_pages
 from bench.client import Api, api_client, settled, sql
 from bench.corpus import corpus
+from bench.pdf_micro import engine_parse, raw_extract
 from bench.sizes import Sizes
 from bench.stats import Row, Summary
 from docket.devstack import DevStack
@@ -27,34 +26,6 @@ NAME = "parse_throughput"
 BENCH = "parse throughput"
 TARGET_RATIO = 0.7
 WORKER_PROCESSES = 1  # DevStack runs one `docket worker`
-PDF = "application/pdf"
-
-
-def raw_extract(paths: list[Path]) -> int:
-    """Plain text of every page, the least any PDF parser must do; returns the page count."""
-    pages = 0
-    for path in paths:
-        document = pdfium.PdfDocument(path)
-        try:
-            for index in range(len(document)):
-                page = document[index]
-                textpage = page.get_textpage()
-                textpage.get_text_range()
-                textpage.close()
-                page.close()
-                pages += 1
-        finally:
-            document.close()
-    return pages
-
-
-def engine_parse(paths: list[Path]) -> int:
-    pages = 0
-    for path in paths:
-        parsed = list(iter_pages(path, PDF))
-        chunk_pages(parsed, ChunkingOptions())
-        pages += len(parsed)
-    return pages
 
 
 async def through_worker(

@@ -7,8 +7,6 @@ pg_stat_statements: the batch benchmark counts the SQL statements each child job
 
 import asyncio
 import contextlib
-import http.client
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,11 +17,9 @@ from pathlib import Path
 
 import asyncpg
 
-from docket.devstack import DevStack
+from docket.devstack import HEALTH_TIMEOUT, DevStack, api_healthy
 from docket.embedded import EmbeddedPostgres, find_free_port
 from docket.settings import get_settings
-
-HEALTH_TIMEOUT = 60.0
 
 
 def _enable_statement_stats(dsn: str) -> None:
@@ -74,31 +70,10 @@ def running_stack(**overrides: object) -> Iterator[DevStack]:
         )
         stack = DevStack(settings)
         try:
-            # DevStack hands its children only the data dir, servers and ports; every other
-            # setting reaches them through the environment they inherit.
-            with _environment(_child_env(overrides)):
-                stack.start()
+            stack.start()
             yield stack
         finally:
             stack.stop()
-
-
-def _child_env(overrides: dict[str, object]) -> dict[str, str]:
-    return {f"DOCKET_{name.upper()}": str(value) for name, value in overrides.items()}
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -114,22 +89,12 @@ def sibling_stack(main: DevStack, **overrides: object) -> Iterator[DevStack]:
         yield stack
 
 
-def _healthy(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
 @contextlib.contextmanager
 def unpolled_api(main: DevStack) -> Iterator[str]:
     """Another API process of `main`, starting workflows on a task queue no worker polls:
     the jobs it creates stay `pending` (with a real workflow behind them). Yields its URL."""
     port = find_free_port(0)
+    url = f"http://127.0.0.1:{port}"
     env = {
         **main.env,
         "DOCKET_TASK_QUEUE": f"unpolled-{uuid.uuid4().hex[:12]}",
@@ -140,11 +105,11 @@ def unpolled_api(main: DevStack) -> Iterator[str]:
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + HEALTH_TIMEOUT
-        while not _healthy(port):
+        while not api_healthy(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"unpolled API did not come up (exit code {proc.poll()})")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         proc.terminate()
         try:

@@ -106,16 +106,18 @@ class ProjectGate:
     project_id: str
     admit: Callable[[KeyedRow | None], Any]
 
-    async def fetchval(self, conn: Conn, query: str, *args: Any) -> Any:
-        """`query`'s value, once `admit` has let the caller through."""
+    async def fetch(self, conn: Conn, query: str, *args: Any) -> tuple[Any, Any]:
+        """(what `admit` returns, `query`'s value), once `admit` has let the caller through."""
         row = await conn.fetchrow(
             in_project(query, len(args)), *args, self.project_id, self.key_hash
         )
-        self.admit(None if row is None else KeyedRow(row[0], row[1]))
+        admitted = self.admit(None if row is None else KeyedRow(row[0], row[1]))
         assert row is not None  # `admit` refuses a missing key
-        return row[2]
+        return admitted, row[2]
+
+    async def fetchval(self, conn: Conn, query: str, *args: Any) -> Any:
+        return (await self.fetch(conn, query, *args))[1]
 
     async def check(self, conn: Conn) -> Any:
         """The key and the project alone; returns what `admit` returns."""
-        row = await conn.fetchrow(in_project("NULL", 0), self.project_id, self.key_hash)
-        return self.admit(None if row is None else KeyedRow(row[0], row[1]))
+        return (await self.fetch(conn, "NULL"))[0]

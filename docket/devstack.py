@@ -197,20 +197,9 @@ class DevStack:
         if self.stop_requested:
             raise StartupError("interrupted", 0)
 
-    def _healthy(self) -> bool:
-        host, _, port = self.api_url.removeprefix("http://").rpartition(":")
-        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=2)
-        try:
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except (OSError, http.client.HTTPException):
-            return False
-        finally:
-            conn.close()
-
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT
-        while not self._healthy():
+        while not api_healthy(self.api_url):
             self._check_stop()
             if dead := self._dead():
                 raise StartupError(f"{dead[0]} exited with code {dead[1]}", _exit_status(dead[1]))
@@ -272,6 +261,19 @@ class DevStack:
             f"  Credentials:  {self.credentials_path}\n"
             "Press Ctrl-C to stop.\n\n"
         )
+
+
+def api_healthy(api_url: str) -> bool:
+    """Whether the API at `api_url` (http://host:port) answers its health check."""
+    host, _, port = api_url.removeprefix("http://").rpartition(":")
+    conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=2)
+    try:
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

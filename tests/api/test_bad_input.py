@@ -4,7 +4,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.helpers import upload
+from tests.helpers import create_job, upload
 
 FILE_ID = "file_" + "0" * 32
 
@@ -134,13 +134,7 @@ async def test_corrupt_pdf_job_fails_cleanly(
     from tests.helpers import wait_status
 
     file = await upload(api, headers, project, "broken.pdf", b"%PDF-1.4 garbage", "application/pdf")
-    job = (
-        await api.post(
-            f"/v1/projects/{project}/parse",
-            json={"source_document_id": file["id"]},
-            headers=headers,
-        )
-    ).json()
+    job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
     done = await wait_status(api, headers, project, job["id"], {"failed", "succeeded"})
     assert done["status"] == "failed"
     assert "broken.pdf" in done["error"]

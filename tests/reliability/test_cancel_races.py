@@ -14,7 +14,7 @@ from docket.enums import JobStatus
 from docket.ids import IdPrefix, new_id
 from docket.settings import Settings
 from docket.storage import FileStorage
-from tests.helpers import upload, wait_status
+from tests.helpers import create_job, upload, wait_status
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -27,13 +27,7 @@ async def test_100_concurrent_cancels_of_a_running_job(
     big_pdf: bytes,
 ) -> None:
     file = await upload(api, headers, project, "big.pdf", big_pdf, "application/pdf")
-    job = (
-        await api.post(
-            f"/v1/projects/{project}/parse",
-            json={"source_document_id": file["id"]},
-            headers=headers,
-        )
-    ).json()
+    job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
     await wait_status(api, headers, project, job["id"], {"running"})
     url = f"/v1/projects/{project}/jobs/{job['id']}/cancel"
     answers = await asyncio.gather(*(api.post(url, headers=headers) for _ in range(100)))
@@ -49,13 +43,7 @@ async def test_cancel_racing_completion_ends_in_one_consistent_state(
 ) -> None:
     file = await upload(api, headers, project, "tiny.txt", b"tiny", "text/plain")
     for _ in range(8):
-        job = (
-            await api.post(
-                f"/v1/projects/{project}/parse",
-                json={"source_document_id": file["id"]},
-                headers=headers,
-            )
-        ).json()
+        job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
         url = f"/v1/projects/{project}/jobs/{job['id']}/cancel"
         answer = await api.post(url, headers=headers)
         done = await wait_status(api, headers, project, job["id"], TERMINAL)

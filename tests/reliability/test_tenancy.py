@@ -10,7 +10,7 @@ import pytest
 from api.app import create_app
 from db.accounts import create_key
 from docket.settings import get_settings
-from tests.helpers import upload, wait_status
+from tests.helpers import create_job, upload, wait_status
 
 # Served to whoever holds a signed URL (the signature, not a key, authorises it).
 SIGNED_ONLY = {"/v1/projects/{project_id}/files/{file_id}/content"}
@@ -33,13 +33,7 @@ def routes() -> list[tuple[str, str]]:
 @pytest.fixture
 async def owned(api: httpx.AsyncClient, headers: dict[str, str], project: str) -> dict[str, str]:
     file = await upload(api, headers, project, "mine.txt", b"private", "text/plain")
-    job = (
-        await api.post(
-            f"/v1/projects/{project}/parse",
-            json={"source_document_id": file["id"]},
-            headers=headers,
-        )
-    ).json()
+    job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
     done = await wait_status(api, headers, project, job["id"], {"succeeded"})
     return {
         "project_id": project,
