@@ -5,14 +5,14 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 
-from db import batches
-from docket.contracts import (
+from core.contracts import (
     ActivityName,
     BatchOutcome,
     ChildPageRequest,
     FinishBatchInput,
     JobRef,
 )
+from db import batches
 
 
 class BatchActivities:

@@ -13,9 +13,7 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeat import heartbeating
 from activities.parse_run import threaded_parse
 from activities.parsing import ENGINE_NAME, ChunkingOptions, ParseError
-from db import jobs, results
-from db.jobs import Transition
-from docket.contracts import (
+from core.contracts import (
     PARSE_ERROR_TYPE,
     ActivityName,
     CancelJobInput,
@@ -23,9 +21,11 @@ from docket.contracts import (
     JobRef,
     ParseOutcome,
 )
-from docket.enums import HistoryStatus, JobStatus
-from docket.ids import IdPrefix, new_id
-from docket.storage import FileStorage
+from core.enums import HistoryStatus, JobStatus
+from core.ids import IdPrefix, new_id
+from core.storage import FileStorage
+from db import jobs, results
+from db.jobs import Transition
 
 log = logging.getLogger(__name__)
 

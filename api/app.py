@@ -11,10 +11,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import errors
 from api.deps import AppState, PoolDep
 from api.routers import files, jobs, parse, projects
+from core.settings import Settings
+from core.storage import FileStorage
+from core.temporal import connect
 from db.pool import create_pool
-from docket.settings import Settings
-from docket.storage import FileStorage
-from docket.temporal import connect
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from temporalio.client import Client
 from api.auth import Caller
 from api.responses import not_found, raw_json
 from api.workflow_start import cancel_quietly, request_cancel
+from core.enums import HistoryStatus, JobOperationType, JobStatus
 from db import batches, jobs
 from db.jobs import Transition
 from db.pool import Conn
-from docket.enums import HistoryStatus, JobOperationType, JobStatus
 
 # A job changes state at most twice (pending → running → terminal), so the loop that
 # re-reads after a lost compare-and-set settles within three rounds.

@@ -12,9 +12,9 @@ from api.guards import Project
 from api.idempotency import create_once, forget, request_hash
 from api.responses import found
 from api.workflow_start import launch
+from core.settings import Settings
 from db import jobs
 from db.pool import Connection
-from docket.settings import Settings
 
 
 @dataclass(frozen=True)

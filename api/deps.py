@@ -8,8 +8,8 @@ import asyncpg
 from fastapi import Depends, Request
 from temporalio.client import Client
 
-from docket.settings import Settings
-from docket.storage import FileStorage
+from core.settings import Settings
+from core.storage import FileStorage
 
 
 @dataclass

@@ -11,8 +11,8 @@ from api.auth import CallerDep
 from api.deps import PoolDep
 from api.params import ProjectId
 from api.responses import not_found
+from core.enums import ProjectStatus
 from db.accounts import KeyedRow, ProjectGate
-from docket.enums import ProjectStatus
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
 
+from core.ids import IdPrefix, id_pattern
 from db.pagination import Cursor, InvalidCursor, PageRequest, SortOrder
-from docket.ids import IdPrefix, id_pattern
 
 ProjectId = Annotated[str, Path(pattern=id_pattern(IdPrefix.PROJECT), title="Project Id")]
 FileId = Annotated[str, Path(pattern=id_pattern(IdPrefix.FILE), title="File Id")]

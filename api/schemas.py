@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from docket.enums import FileStatus, JobOperationType, JobStatus, ProjectStatus
+from core.enums import FileStatus, JobOperationType, JobStatus, ProjectStatus
 
 ENGINES = ("docket",)
 MAX_BATCH_DOCUMENTS = 10_000

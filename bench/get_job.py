@@ -17,10 +17,10 @@ from bench.client import TAG, Probe, account_of, api_client, interleave, sql, wh
 from bench.lean_http import LeanHttp, lean_http
 from bench.sizes import Sizes
 from bench.stats import Row, Summary, within
+from core.ids import IdPrefix, new_id
 from db import batches, jobs, projects
 from db.jobs import NewJob
 from docket.devstack import DevStack
-from docket.ids import IdPrefix, new_id
 
 NAME = "get_job"
 BENCH = "get job"

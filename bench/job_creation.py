@@ -20,9 +20,9 @@ from bench.lean_http import LeanPool, lean_pool
 from bench.sizes import Sizes
 from bench.stack import unpolled_api
 from bench.stats import Row, Summary
+from core.ids import IdPrefix, new_id
+from core.settings import Settings
 from docket.devstack import DevStack
-from docket.ids import IdPrefix, new_id
-from docket.settings import Settings
 from workflows.client import start_parse
 
 NAME = "job_creation"

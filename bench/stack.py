@@ -17,9 +17,9 @@ from pathlib import Path
 
 import asyncpg
 
+from core.settings import get_settings
 from docket.devstack import HEALTH_TIMEOUT, DevStack, api_healthy
 from docket.embedded import EmbeddedPostgres, find_free_port
-from docket.settings import get_settings
 
 
 def _enable_statement_stats(dsn: str) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.ids import IdPrefix, new_id
 from db.pool import Conn, Connection
-from docket.ids import IdPrefix, new_id
 
 KEY_PREFIX = "dk_"
 KEY_BYTES = 32

@@ -11,9 +11,9 @@ from typing import Any
 
 import asyncpg
 
+from core.enums import HistoryStatus, JobStatus
 from db.jobs import NewJob, Transition, cancel_reason, insert, transition
 from db.pool import Conn, Connection
-from docket.enums import HistoryStatus, JobStatus
 
 # Children are created in two set-based statements (rows, then their `created` events).
 INSERT_CHILDREN = """

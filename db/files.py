@@ -1,4 +1,4 @@
-"""Files: metadata rows; the bytes live in content-addressed storage (`docket.storage`)."""
+"""Files: metadata rows; the bytes live in content-addressed storage (`core.storage`)."""
 
 from dataclasses import dataclass
 from datetime import datetime

@@ -1,4 +1,4 @@
-"""Jobs and their history. The state machine of `docket.enums` is enforced here: each
+"""Jobs and their history. The state machine of `core.enums` is enforced here: each
 transition is ONE statement — a conditional UPDATE plus the INSERT of its history event in
 a data-modifying CTE — so a status change and its event commit together or not at all, and
 a terminal job never changes again."""
@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.enums import JobOperationType, JobStatus, sources_of
 from db.accounts import ProjectGate
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
-from docket.enums import JobOperationType, JobStatus, sources_of
 
 HISTORY_JSON = """COALESCE((
     SELECT json_agg(json_build_object(

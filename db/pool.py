@@ -3,7 +3,7 @@
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from docket.settings import Settings
+from core.settings import Settings
 
 # Anything that runs a statement: a pool, a connection, or one borrowed from a pool.
 Conn = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy

@@ -8,14 +8,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from docket.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 log = logging.getLogger("docket")
 
 
 def configure_logging(level: str) -> None:
     # Text by default; DOCKET_LOG_FORMAT=json for one JSON object per line (docket/logs.py).
-    from docket import logs
+    from core import logs
 
     logs.configure(level)
 

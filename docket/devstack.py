@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from core.settings import Settings
 from docket.embedded import (
     EmbeddedPostgres,
     TemporalDevServer,
@@ -25,7 +26,6 @@ from docket.embedded import (
     reclaim_orphan,
     record_owner,
 )
-from docket.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import logging
 import asyncpg
 from temporalio.client import Client
 
+from core.settings import Settings
 from db import jobs
-from docket.settings import Settings
 from workflows.client import start_job
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.batches import BatchActivities
 from activities.jobs import JobActivities
+from core.settings import Settings
+from core.storage import FileStorage
+from core.temporal import connect
 from db.pool import create_pool
 from docket.health import heartbeat, worker_health_file
 from docket.reconciler import reconcile_forever
-from docket.settings import Settings
-from docket.storage import FileStorage
-from docket.temporal import connect
 from workflows.batch import BatchParseWorkflow
 from workflows.parse import ParseWorkflow
 

@@ -22,6 +22,8 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from api.deps import AppState
+from core.settings import Settings, get_settings
+from core.storage import FileStorage
 from db.accounts import create_key
 from db.migrate import migrate
 from db.pool import SERVER_SETTINGS
@@ -31,8 +33,6 @@ from docket.embedded import (
     temporal_cli_path,
     temporal_test_server_path,
 )
-from docket.settings import Settings, get_settings
-from docket.storage import FileStorage
 from docket.worker import build_worker, job_activities
 
 

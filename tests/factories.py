@@ -4,9 +4,9 @@ import uuid
 
 import asyncpg
 
+from core.ids import IdPrefix, new_id
 from db import jobs
 from db.jobs import NewJob
-from docket.ids import IdPrefix, new_id
 
 
 async def insert_job(

@@ -19,7 +19,7 @@ from temporalio.exceptions import ChildWorkflowError, is_cancelled_exception
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from docket.contracts import (
+    from core.contracts import (
         ActivityName,
         BatchInput,
         BatchOutcome,

@@ -7,9 +7,9 @@ Not imported by workflow code: starting is I/O.
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from docket.contracts import BatchInput, ParseInput
-from docket.enums import JobOperationType
-from docket.settings import Settings
+from core.contracts import BatchInput, ParseInput
+from core.enums import JobOperationType
+from core.settings import Settings
 from workflows.batch import BatchParseWorkflow
 from workflows.parse import ParseWorkflow
 

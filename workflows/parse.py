@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from docket.contracts import (
+    from core.contracts import (
         ActivityName,
         CancelJobInput,
         FailJobInput,

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from docket.contracts import PARSE_ERROR_TYPE
+from core.contracts import PARSE_ERROR_TYPE
 
 # Status writes are single statements: a minute covers a slow database; a DB outage is
 # retried forever with backoff (the job resumes when Postgres returns).

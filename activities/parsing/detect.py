@@ -1,6 +1,6 @@
-"""Mime types the engine handles; detection itself lives in the core (`docket.mime`)."""
+"""Mime types the engine handles; detection itself lives in the core (`core.mime`)."""
 
-from docket.mime import (
+from core.mime import (
     DOCX_MIME,
     HTML_MIME,
     MARKDOWN_MIME,

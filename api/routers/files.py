@@ -23,12 +23,12 @@ from api.params import (
 )
 from api.responses import COMMON_ERRORS, errors, found, invalid, not_found, raw_json, raw_list
 from api.schemas import DownloadUrl, FileEntity, ListResponse
+from core import mime, signing
+from core.ids import IdPrefix, new_id
+from core.settings import Settings
+from core.storage import UploadTooLarge
 from db import files
 from db.pagination import PageRequest
-from docket import mime, signing
-from docket.ids import IdPrefix, new_id
-from docket.settings import Settings
-from docket.storage import UploadTooLarge
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/files", tags=["Files"], responses=COMMON_ERRORS

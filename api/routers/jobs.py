@@ -18,9 +18,9 @@ from api.params import (
 )
 from api.responses import COMMON_ERRORS, errors, found, raw_list
 from api.schemas import CancelJobRequest, ErrorDetail, JobEntity, ListResponse
+from core.enums import JobOperationType, JobStatus
 from db import jobs
 from db.pagination import PageRequest
-from docket.enums import JobOperationType, JobStatus
 
 router = APIRouter(prefix="/v1/projects/{project_id}/jobs", tags=["Jobs"], responses=COMMON_ERRORS)
 

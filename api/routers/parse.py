@@ -24,13 +24,13 @@ from api.schemas import (
     ParseResult,
     ParseResultSummary,
 )
+from core import mime
+from core.enums import JobOperationType
+from core.ids import IdPrefix, new_id
 from db import batches, jobs, results
 from db.jobs import NewJob
 from db.pagination import PageRequest
 from db.pool import Conn, Connection
-from docket import mime
-from docket.enums import JobOperationType
-from docket.ids import IdPrefix, new_id
 from workflows.client import start_batch, start_parse
 
 router = APIRouter(

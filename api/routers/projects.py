@@ -16,10 +16,10 @@ from api.params import (
 )
 from api.responses import COMMON_ERRORS, found, raw_json, raw_list
 from api.schemas import CreateProjectRequest, ListResponse, ProjectEntity, UpdateProjectRequest
+from core.enums import ProjectStatus
+from core.ids import IdPrefix, new_id
 from db import projects
 from db.pagination import PageRequest
-from docket.enums import ProjectStatus
-from docket.ids import IdPrefix, new_id
 
 router = APIRouter(prefix="/v1/projects", tags=["Projects"], responses=COMMON_ERRORS)
 

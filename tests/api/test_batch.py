@@ -11,8 +11,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.deps import AppState
-from docket.settings import Settings
-from docket.storage import FileStorage
+from core.settings import Settings
+from core.storage import FileStorage
 from tests.documents import make_pdf
 from tests.helpers import create_job, eventually, get_job, upload, wait_status
 

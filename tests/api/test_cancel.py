@@ -11,8 +11,8 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from api.deps import AppState
-from docket.settings import Settings
-from docket.storage import FileStorage
+from core.settings import Settings
+from core.storage import FileStorage
 from docket.worker import build_worker, job_activities
 from tests.factories import insert_job
 from tests.helpers import create_job, eventually, upload, wait_status

@@ -7,10 +7,10 @@ import asyncpg
 import httpx
 import pytest
 
+from core.enums import ALLOWED_TRANSITIONS, JobStatus
+from core.ids import IdPrefix, new_id
 from db import batches, jobs, results
 from db.jobs import Transition
-from docket.enums import ALLOWED_TRANSITIONS, JobStatus
-from docket.ids import IdPrefix, new_id
 from tests.factories import insert_job
 
 

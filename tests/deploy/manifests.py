@@ -15,8 +15,9 @@ from unittest import mock
 import yaml
 from pydantic import AliasChoices
 
-from docket import health, logs
-from docket.settings import Settings
+from core import logs
+from core.settings import Settings
+from docket import health
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"

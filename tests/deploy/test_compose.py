@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from docket.settings import Settings
+from core.settings import Settings
 from tests.deploy.manifests import (
     compose,
     dockerfile_env,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import Settings
 from docket import health
 from docket.cli import main
-from docket.settings import Settings
 from docket.worker import run_worker
 from tests.helpers import eventually
 

@@ -11,7 +11,7 @@ import pytest
 from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
-from docket import logs
+from core import logs
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import Settings
 from docket.embedded import find_free_port, stop_process
-from docket.settings import Settings
 
 STARTUP_DEADLINE = 60.0
 

@@ -11,7 +11,7 @@ from schemathesis.checks import (
 )
 
 from api.app import create_app
-from docket.settings import get_settings
+from core.settings import get_settings
 
 # 13 operations x 80 examples: over 1,000 generated requests per run.
 EXAMPLES_PER_OPERATION = 80

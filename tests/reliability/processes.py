@@ -26,10 +26,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from api.deps import AppState
+from core.contracts import ActivityName
+from core.settings import Settings
+from core.storage import FileStorage
 from db.accounts import create_key
-from docket.contracts import ActivityName
-from docket.settings import Settings
-from docket.storage import FileStorage
 from tests.helpers import eventually
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,13 +7,13 @@ import httpx
 from temporalio.testing import ActivityEnvironment
 
 from activities.jobs import JobActivities
+from core.contracts import JobRef
+from core.enums import JobStatus
+from core.ids import IdPrefix, new_id
+from core.settings import Settings
+from core.storage import FileStorage
 from db import jobs
 from db.jobs import NewJob, Transition
-from docket.contracts import JobRef
-from docket.enums import JobStatus
-from docket.ids import IdPrefix, new_id
-from docket.settings import Settings
-from docket.storage import FileStorage
 from tests.helpers import create_job, upload, wait_status
 
 TERMINAL = {"succeeded", "failed", "cancelled"}

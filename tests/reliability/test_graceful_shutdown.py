@@ -19,8 +19,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from docket.contracts import ActivityName
-from docket.settings import Settings
+from core.contracts import ActivityName
+from core.settings import Settings
 from tests.documents import make_pdf
 from tests.helpers import eventually, upload
 from tests.reliability.processes import (

@@ -10,9 +10,9 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.deps import AppState
+from core.settings import Settings
+from core.storage import FileStorage
 from docket.embedded import find_free_port
-from docket.settings import Settings
-from docket.storage import FileStorage
 from tests.factories import insert_job
 from tests.helpers import upload
 

@@ -23,12 +23,12 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from core.contracts import ActivityName
+from core.settings import Settings, get_settings
 from db.accounts import create_key
 from db.migrate import migrate
 from db.pool import create_pool
-from docket.contracts import ActivityName
 from docket.embedded import EmbeddedPostgres, find_free_port
-from docket.settings import Settings, get_settings
 from docket.worker import build_worker, job_activities
 from tests.documents import make_pdf
 from tests.helpers import eventually, upload, wait_status

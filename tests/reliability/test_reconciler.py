@@ -7,11 +7,11 @@ import asyncpg
 import httpx
 from temporalio.client import Client
 
+from core.ids import IdPrefix, new_id
+from core.settings import Settings
 from db import jobs
 from db.jobs import NewJob
-from docket.ids import IdPrefix, new_id
 from docket.reconciler import reconcile_forever, reconcile_once
-from docket.settings import Settings
 from tests.helpers import upload, wait_status
 
 

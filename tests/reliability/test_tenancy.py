@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from api.app import create_app
+from core.settings import get_settings
 from db.accounts import create_key
-from docket.settings import get_settings
 from tests.helpers import create_job, upload, wait_status
 
 # Served to whoever holds a signed URL (the signature, not a key, authorises it).

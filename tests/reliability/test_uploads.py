@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from docket.storage import FileStorage, UploadTooLarge
+from core.storage import FileStorage, UploadTooLarge
 from tests.helpers import upload
 
 

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from docket.settings import Settings
+from core.settings import Settings
 from tests.documents import make_pdf
 from tests.helpers import eventually, get_job, upload
 from tests.reliability.processes import (

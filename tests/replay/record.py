@@ -27,9 +27,9 @@ from typing import Any
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from docket.contracts import BatchInput, ParseInput
+from core.contracts import BatchInput, ParseInput
+from core.settings import get_settings
 from docket.embedded import temporal_test_server_path
-from docket.settings import get_settings
 from docket.worker import build_worker
 from tests.helpers import eventually
 from tests.workflows.test_batch_workflow import BATCH, FakeTable

@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, WorkflowRunner
 
-from docket.settings import get_settings
+from core.settings import get_settings
 from docket.worker import WORKFLOWS, build_worker
 from tests.replay.record import HISTORIES, SCENARIOS
 

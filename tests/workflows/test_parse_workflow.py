@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from docket.contracts import (
+from core.contracts import (
     PARSE_ERROR_TYPE,
     ActivityName,
     CancelJobInput,

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
+from core.settings import get_settings
 from docket.devstack import DevStack
 from docket.embedded import (
     EmbeddedPostgres,
@@ -21,10 +22,9 @@ from docket.embedded import (
     temporal_cli_path,
     temporal_test_server_path,
 )
-from docket.settings import get_settings
 
 pytestmark = pytest.mark.timeout(90)
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Runs EmbeddedPostgres in another process: that process is the server's owner.
 HOLDER = """

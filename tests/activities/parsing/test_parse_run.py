@@ -15,7 +15,7 @@ from activities import parse_run
 from activities.parse_run import DocumentParse, Parsed, threaded_parse
 from activities.parsing import ChunkingOptions, Page, chunk_pages, chunk_to_dict, iter_pages
 from activities.parsing.detect import PDF_MIME
-from tests.parsing.conftest import PdfFactory
+from tests.activities.parsing.conftest import PdfFactory
 
 PAGES = 30
 PAGE_SECONDS = 0.02  # how long each page takes once slowed down

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.settings import Settings, get_settings
 from docket.devstack import settings_env
-from docket.settings import Settings, get_settings
 
 
 def test_given_settings_reach_the_children_and_read_back_the_same(

@@ -3,7 +3,7 @@
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
-from docket.settings import Settings
+from core.settings import Settings
 
 
 def require_temporal_address(settings: Settings) -> str:

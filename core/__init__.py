@@ -1,0 +1,2 @@
+"""The ground floor: settings, ids, enums and the state machine, contracts, parameters, mime,
+storage, logging and Temporal connection config. Imports nothing of the project."""
