@@ -6,7 +6,6 @@ import asyncpg
 from temporalio import activity
 
 from core.contracts import (
-    ActivityName,
     BatchOutcome,
     ChildPageRequest,
     FinishBatchInput,
@@ -19,24 +18,24 @@ class BatchActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    @activity.defn(name=ActivityName.NEXT_PENDING_CHILDREN)
+    @activity.defn
     async def next_pending_children(self, page: ChildPageRequest) -> list[str]:
         """Ids of children still pending, in id order after `after_child_id`. Children
         cancelled individually meanwhile are simply not listed: they never start."""
         return await batches.next_pending(self.pool, page.batch_id, page.after_child_id, page.limit)
 
-    @activity.defn(name=ActivityName.CANCEL_PENDING_CHILDREN)
+    @activity.defn
     async def cancel_pending_children(self, ref: JobRef) -> int:
         return await batches.cancel_pending_children(self.pool, ref.job_id)
 
-    @activity.defn(name=ActivityName.FINISH_BATCH)
+    @activity.defn
     async def finish_batch(self, inp: FinishBatchInput) -> BatchOutcome:
         """Settle a batch whose children are all terminal, with its counts as the result:
         `cancelled` if the batch itself was cancelled, else from the children's outcomes."""
         moved, status, tally = await batches.finish(
             self.pool, inp.job_id, cancelled=inp.cancelled, reason=inp.reason
         )
-        return BatchOutcome(status=status.value if moved else "unchanged", **tally)
+        return BatchOutcome(status=status, moved=moved, **tally)
 
     def all(self) -> list[Any]:
         return [self.next_pending_children, self.cancel_pending_children, self.finish_batch]

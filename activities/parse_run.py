@@ -27,7 +27,14 @@ from typing import Any, NamedTuple
 
 from temporalio import activity
 
-from activities.parsing import ChunkingOptions, Page, chunk_pages, chunk_to_dict, iter_pages
+from activities.parsing import (
+    ChunkingOptions,
+    Page,
+    chunk_pages,
+    chunk_to_dict,
+    iter_pages,
+    page_to_dict,
+)
 
 # Long enough that the hop onto the thread (~0.1 ms) is noise and that a typical document
 # is parsed, chunked and handed back in one turn (so documents finish one after another and
@@ -43,6 +50,7 @@ class Parsed(NamedTuple):
     page_count: int
     chunks: list[dict[str, Any]]
     chunks_json: str  # json.dumps(chunks), made on the parse thread too: it is CPU work
+    pages_json: str  # the pages, stored so that the result can be rechunked
 
 
 class DocumentParse:
@@ -76,7 +84,8 @@ class DocumentParse:
             page = next(self._generator, None)
             if page is None:
                 chunks = [chunk_to_dict(c) for c in chunk_pages(self.pages, self._options())]
-                return Parsed(len(self.pages), chunks, json.dumps(chunks))
+                pages = json.dumps([page_to_dict(p) for p in self.pages])
+                return Parsed(len(self.pages), chunks, json.dumps(chunks), pages)
             self.pages.append(page)
             if time.monotonic() >= deadline:
                 return None

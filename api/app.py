@@ -10,11 +10,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.deps import AppState, PoolDep
-from api.routers import files, jobs, parse, projects
+from api.routers import chunk, files, jobs, parse, projects
 from core.settings import Settings
 from core.storage import FileStorage
 from core.temporal import connect
-from db.pool import create_pool
+from db.pool import create_pool, ping
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,12 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         app.state.docket = state
     errors.install(app)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
-    for router in (projects.router, files.router, parse.router, jobs.router):
+    for router in (projects.router, files.router, parse.router, chunk.router, jobs.router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request, pool: PoolDep) -> Response:
-        await pool.fetchval("SELECT 1")
+        await ping(pool)
         return JSONResponse({"status": "ok"})
 
     return app

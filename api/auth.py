@@ -5,9 +5,10 @@ does not belong to. 422: the account header is missing. Resources of other accou
 404 in the routers (nothing leaks).
 
 The key is checked in Postgres on every request (a revoked key stops working at once), but
-never in a round trip of its own when it can share one: reads of one resource wrap their
-statement with the key check (`Caller.read`), project-scoped routes check the key and the
-project together (api/guards.py). Only routes with no project use `AccountDep`.
+never in a round trip of its own when it can share one: db/ reads authenticate inside their
+own statement and return an access verdict (`db.accounts.Verdict`), which `admit` maps to a
+status code; project-scoped routes check the key and the project together (api/guards.py).
+Only routes with no project use `AccountDep`. No SQL text lives here: db/ owns it.
 """
 
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 
 from api.deps import PoolDep
-from db.accounts import KeyedRow, account_of_key, fetch_keyed, hash_key
-from db.pool import Conn
+from api.responses import not_found
+from db.accounts import Access, Key, Verdict, account_of_key, hash_key
 
 API_KEY_HEADER = APIKeyHeader(
     name="x-api-key",
@@ -64,23 +65,33 @@ def missing_account() -> RequestValidationError:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a request claims to be; nothing here is verified until a keyed statement runs."""
+    """Who a request claims to be; nothing here is verified until a keyed read runs."""
 
     account_id: str  # the selected account
     key_hash: bytes
 
-    def verified(self, found: KeyedRow | None) -> Any:
-        """The value a keyed statement read, once the key is known live and in the account."""
-        if found is None:
-            raise unauthorized(INVALID_KEY)
-        if found.account_id != self.account_id:
-            raise forbidden()
-        return found.value
+    @property
+    def key(self) -> Key:
+        return Key(self.key_hash, self.account_id)
 
-    async def read(self, conn: Conn, query: str, *args: Any) -> Any:
-        """Run `query` (one row, one column; its last parameter is the account id) for this
-        caller, authenticating in the same statement."""
-        return self.verified(await fetch_keyed(conn, self.key_hash, query, *args, self.account_id))
+
+def refuse_caller(verdict: Verdict, project_id: str | None = None) -> None:
+    """401 for the key, 403 for the account, 404 for a project not in the account."""
+    if verdict.access is Access.NO_KEY:
+        raise unauthorized(INVALID_KEY)
+    if verdict.access is Access.WRONG_ACCOUNT:
+        raise forbidden()
+    if verdict.access is Access.NO_PROJECT:
+        raise not_found("project", project_id or "")
+
+
+def admit(verdict: Verdict, kind: str, item_id: str, project_id: str | None = None) -> Any:
+    """The value a keyed read found, or the error its verdict means (`refuse_caller`, or a
+    404 naming the `kind` item that was not found)."""
+    refuse_caller(verdict, project_id)
+    if verdict.access is Access.NOT_FOUND:
+        raise not_found(kind, item_id)
+    return verdict.value
 
 
 async def caller(
@@ -107,7 +118,10 @@ CallerDep = Annotated[Caller, Depends(caller)]
 async def authenticate(pool: PoolDep, who: CallerDep) -> str:
     """The caller's account id, checked in a statement of its own."""
     owner = await account_of_key(pool, who.key_hash)
-    who.verified(None if owner is None else KeyedRow(owner, None))
+    if owner is None:
+        raise unauthorized(INVALID_KEY)
+    if owner != who.account_id:
+        raise forbidden()
     return who.account_id
 
 

@@ -5,32 +5,42 @@
 | cancelled | nothing                                            | 200  |
 | running   | one `cancel_requested` event, workflow cancel      | 202  |
 | terminal  | nothing                                            | 400  |
+
+The same for every operation of the kernel: a job's children are cancelled with it.
 """
 
-import asyncpg
 from fastapi import BackgroundTasks, HTTPException, Response, status
 from temporalio.client import Client
 
-from api.auth import Caller
-from api.responses import not_found, raw_json
+from api.auth import Caller, admit
+from api.responses import raw_json
 from api.workflow_start import cancel_quietly, request_cancel
-from core.enums import HistoryStatus, JobOperationType, JobStatus
-from db import batches, jobs
-from db.jobs import Transition
+from core.enums import JobStatus
+from db import jobs
 from db.pool import Conn
+from db.transitions import Transition, record_cancel_requested, transition
 
 # A job changes state at most twice (pending → running → terminal), so the loop that
 # re-reads after a lost compare-and-set settles within three rounds.
 MAX_ROUNDS = 3
 
 
+PENDING_ONLY = frozenset({JobStatus.PENDING})
+
+
 def cancelled_step(reason: str | None, **details: str) -> Transition:
+    """→ cancelled, with the job's children in the same states (a batch's): one statement."""
+    return Transition(JobStatus.CANCELLED, {"reason": reason, **details}, with_children=True)
+
+
+def pending_cancel(reason: str | None) -> Transition:
+    """A job still pending (and its pending children) → cancelled: it will never start."""
     return Transition(
-        JobStatus.CANCELLED, "Job cancelled", HistoryStatus.CANCELLED, {"reason": reason, **details}
+        JobStatus.CANCELLED,
+        {"reason": reason, "cancelled_while": JobStatus.PENDING.value},
+        only_from=PENDING_ONLY,
+        with_children=True,
     )
-
-
-PENDING = {"cancelled_while": JobStatus.PENDING.value}
 
 
 async def cancel_job(
@@ -42,14 +52,14 @@ async def cancel_job(
     who: Caller,
     reason: str | None,
 ) -> Response:
-    state = jobs.state_from(await who.read(pool, jobs.GET_STATE, job_id, project_id))
-    if state is None:
-        raise not_found("job", job_id)
-    current, operation = state
+    # 401/403, then 404 naming the project or the job that was not found.
+    current: JobStatus = admit(
+        await jobs.status_for(pool, who.key, job_id, project_id), "job", job_id, project_id
+    )
     account = who.account_id  # verified by the keyed read
     for _ in range(MAX_ROUNDS):
         if current is JobStatus.PENDING:
-            if await _cancel_pending(pool, job_id, operation, reason):
+            if await transition(pool, job_id, pending_cancel(reason)):
                 # After the answer: the job is already cancelled in Postgres and its
                 # workflow would end by itself on seeing that; this only ends it sooner
                 # (and keeps a Temporal round trip out of the response time).
@@ -64,7 +74,7 @@ async def cancel_job(
                 if not await request_cancel(temporal, job_id, reason):
                     # A running job whose workflow is gone (terminated by an operator):
                     # nothing will ever finish it, so settle it here.
-                    await jobs.transition(pool, job_id, cancelled_step(reason, note=NO_WORKFLOW))
+                    await transition(pool, job_id, cancelled_step(reason, note=NO_WORKFLOW))
                 return await _entity(pool, job_id, project_id, account, status.HTTP_202_ACCEPTED)
         else:
             raise HTTPException(
@@ -77,20 +87,9 @@ async def cancel_job(
     raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} kept changing; retry")
 
 
-async def _cancel_pending(
-    pool: Conn, job_id: str, operation: JobOperationType, reason: str | None
-) -> bool:
-    if operation is not JobOperationType.BATCH_PARSE:
-        return await jobs.transition(pool, job_id, cancelled_step(reason, **PENDING))
-    assert isinstance(pool, asyncpg.Pool)
-    async with pool.acquire() as conn:
-        # The batch and every child, in one transaction: none of them will ever start.
-        return await batches.cancel_batch_pending(conn, job_id, cancelled_step(reason, **PENDING))
-
-
 async def _request_recorded(pool: Conn, job_id: str, reason: str | None) -> bool:
     """True once the job carries its (single) cancel_requested event and is still running."""
-    if await jobs.record_cancel_requested(pool, job_id, reason):
+    if await record_cancel_requested(pool, job_id, reason):
         return True
     # Not written: recorded by an earlier request (still running), or no longer running.
     return await jobs.status_unscoped(pool, job_id) is JobStatus.RUNNING

@@ -1,7 +1,7 @@
 """Typed application state (owned by the lifespan) and the `Annotated` dependencies that
 hand its parts to the routers."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from core.storage import FileStorage
+from workflows.registry import Registry, default_registry
 
 
 @dataclass
@@ -18,6 +19,8 @@ class AppState:
     pool: asyncpg.Pool
     temporal: Client
     storage: FileStorage
+    # The job kernel's operations: what create, cancel and the reconciler can run.
+    registry: Registry = field(default_factory=default_registry)
 
 
 # The getters are async on purpose: FastAPI runs plain `def` dependencies in a thread
@@ -45,7 +48,12 @@ async def get_storage(request: Request) -> FileStorage:
     return state_of(request).storage
 
 
+async def get_registry(request: Request) -> Registry:
+    return state_of(request).registry
+
+
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StorageDep = Annotated[FileStorage, Depends(get_storage)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]

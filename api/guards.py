@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
 
-from api.auth import CallerDep
+from api.auth import CallerDep, refuse_caller
 from api.deps import PoolDep
 from api.params import ProjectId
-from api.responses import not_found
 from core.enums import ProjectStatus
-from db.accounts import KeyedRow, ProjectGate
+from db.accounts import ProjectGate, Verdict
 
 
 @dataclass(frozen=True)
@@ -25,13 +24,12 @@ class Project:
 async def project_gate(project_id: ProjectId, who: CallerDep) -> ProjectGate:
     """401/403 for the key, 404 if the project is not in the caller's account."""
 
-    def admit(found: KeyedRow | None) -> Project:
-        project_status = who.verified(found)
-        if project_status is None:
-            raise not_found("project", project_id)
-        return Project(project_id, who.account_id, ProjectStatus(project_status))
+    def admit_project(verdict: Verdict) -> Project:
+        refuse_caller(verdict, project_id)
+        assert verdict.project_status is not None  # the project is in the account
+        return Project(project_id, who.account_id, ProjectStatus(verdict.project_status))
 
-    return ProjectGate(who.key_hash, project_id, admit)
+    return ProjectGate(who.key, project_id, admit_project)
 
 
 GateDep = Annotated[ProjectGate, Depends(project_gate)]

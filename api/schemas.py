@@ -8,8 +8,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.enums import FileStatus, JobOperationType, JobStatus, ProjectStatus
+from core.params import ChunkingOptions, ParseParameters
 
-ENGINES = ("docket",)
 MAX_BATCH_DOCUMENTS = 10_000
 
 
@@ -141,44 +141,6 @@ class DownloadUrl(BaseModel):
     expires_at: datetime
 
 
-class ChunkingOptions(RequestModel):
-    strategy: Literal["token_size", "recursive", "by_page", "by_section"] = "token_size"
-    chunk_size: int = Field(default=512, ge=1, le=8192)
-    chunk_overlap: int = Field(default=50, ge=0)
-    encoding_name: Literal["cl100k_base"] = "cl100k_base"
-
-    @model_validator(mode="after")
-    def overlap_below_size(self) -> "ChunkingOptions":
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError("chunk_overlap must be smaller than chunk_size")
-        return self
-
-
-class LegacyChunking(RequestModel):
-    chunk_mode: str | None = None
-    chunk_size: int | None = Field(default=None, ge=1, le=8192)
-
-
-class ParseOptions(RequestModel):
-    chunking: LegacyChunking | None = None
-
-
-class ParseParameters(RequestModel):
-    engine: str = Field(default="docket", description=f"Parse engine; available: {ENGINES}")
-    options: ParseOptions | None = None
-    chunking_options: ChunkingOptions = Field(default_factory=ChunkingOptions)
-    advanced_options: dict[str, Any] = Field(default_factory=dict)
-    experimental_options: dict[str, Any] = Field(default_factory=dict)
-    priority: bool = False
-
-    @field_validator("engine")
-    @classmethod
-    def known_engine(cls, engine: str) -> str:
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; available engines: {', '.join(ENGINES)}")
-        return engine
-
-
 class ParseRequest(RequestModel):
     source_document_id: str = Field(pattern=r"^file_[0-9a-f]{32}$")
     parameters: ParseParameters = Field(default_factory=ParseParameters)
@@ -197,6 +159,12 @@ class BatchParseRequest(RequestModel):
         if repeated:
             raise ValueError(f"duplicate source_document_ids: {', '.join(repeated[:10])}")
         return ids
+
+
+class RechunkRequest(RequestModel):
+    """Re-chunk the stored pages of a parse result into a new parse result."""
+
+    chunking_options: ChunkingOptions
 
 
 class BBox(BaseModel):

@@ -25,6 +25,7 @@ from bench import (
     job_creation,
     list_jobs,
     parse_throughput,
+    rechunk,
 )
 from bench.report import RESULTS_DIR, machine, results_path, write
 from bench.sizes import FULL, QUICK, Sizes
@@ -40,6 +41,7 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     get_job,
     list_jobs,
     parse_throughput,
+    rechunk,
     batch_scale,
 )
 NAMES = [module.NAME for module in BENCHMARKS]

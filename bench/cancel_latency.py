@@ -23,18 +23,20 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from bench.bare_workflow import BareWorkflow, bare_worker
-from bench.client import DEADLINE, Api, api_client
+from bench.client import DEADLINE, Api, api_client, sql
 from bench.phases import anomaly, medians, phases
 from bench.sizes import Sizes
 from bench.stack import sibling_stack
 from bench.stats import Row, Summary, within
 from docket.devstack import DevStack
 from tests.documents import make_pdf
+from tests.factories import insert_parse_result
 
 NAME = "cancel_running"
 BENCH = "cancel running job"
 TARGET_P50_MS = 150.0
 TARGET_RATIO = 1.3
+RECHUNK_PAGES = 10_000
 # A cancel takes well under a second; a job still running after this ignored it.
 SETTLE_DEADLINE = 30.0
 
@@ -79,6 +81,7 @@ class Runs:
         self.api, self.client, self.project, self.file_id = api, client, project, file_id
         self.raw_queue = raw_queue
         self.ours: list[float] = []
+        self.chunk: list[float] = []  # the same for a running rechunk (a `chunk` job)
         self.raw: list[float] = []
         self.ours_hb: list[float] = []
         self.raw_hb: list[float] = []
@@ -86,8 +89,10 @@ class Runs:
         self.ours_phases: list[dict[str, float]] = []
         self.raw_phases: list[dict[str, float]] = []
 
-    async def docket(self, sample: float) -> None:
-        job_id = await self.api.parse(self.project, self.file_id)
+    async def docket(self, sample: float, job_id: str | None = None) -> None:
+        """Cancel a running parse (or the running job `job_id`, timed into `chunk`)."""
+        timed = self.ours if job_id is None else self.chunk
+        job_id = job_id or await self.api.parse(self.project, self.file_id)
         url = f"/v1/projects/{self.project}/jobs/{job_id}"
         handle = self.client.get_workflow_handle(job_id)
         await heartbeating(handle)
@@ -106,8 +111,9 @@ class Runs:
         except TimeoutError:
             status = f"running {SETTLE_DEADLINE:.0f}s after the cancel"
         if status == "cancelled":
-            self.ours.append(time.perf_counter() - began)
-            self.ours_phases.append(await phases(handle, wall, time.time()))
+            timed.append(time.perf_counter() - began)
+            if timed is self.ours:
+                self.ours_phases.append(await phases(handle, wall, time.time()))
         else:
             # Accepted (202) yet not cancelled: kept as evidence rather than timed.
             self.anomalies.append(await anomaly(handle, status))
@@ -134,12 +140,19 @@ async def measure(stack: DevStack, throttle_ms: int, sizes: Sizes) -> Runs:
         project = await api.project("cancel-latency")
         file_id = await api.upload(project, "big.pdf", big_pdf())
         runs = Runs(api, client, project, file_id, queue)
+        async with sql(stack) as conn:
+            # A big parse result (10,000 pages) whose rechunk is still running when cancelled.
+            source = await insert_parse_result(conn, project, pages=RECHUNK_PAGES)
+        rechunk = f"/v1/projects/{project}/parse/{source}/rechunk"
         for n in range(sizes.cancel_runs + sizes.warmup):
             sample = sizes.heartbeat_sample_s if n < sizes.heartbeat_samples else 0.0
             await runs.docket(sample)
             await runs.bare(sample)
+            job = await api.json("POST", rechunk, json={"chunking_options": {"chunk_size": 64}})
+            await runs.docket(0.0, job["id"])
         # Warm-up rounds (first workflow of each kind, cold caches) are left out.
         runs.ours, runs.raw = runs.ours[sizes.warmup :], runs.raw[sizes.warmup :]
+        runs.chunk = runs.chunk[sizes.warmup :]
         runs.ours_phases = runs.ours_phases[sizes.warmup :]
         runs.raw_phases = runs.raw_phases[sizes.warmup :]
         return runs
@@ -153,9 +166,16 @@ def rows_for(throttle_ms: int, runs: Runs, default: bool) -> list[Row]:
         Summary.latency(runs.ours),
         Summary.latency(runs.raw),
     )
+    chunk = Row(
+        BENCH,
+        f"POST cancel of a running rechunk → cancelled in GET ({label})",
+        Summary.latency(runs.chunk),
+        Summary.latency(runs.raw),
+    )
     if default:
-        latency.target = f"p50 ≤ {TARGET_P50_MS:.0f} ms; ≤ {TARGET_RATIO}x raw"
-        latency.met = within(latency, TARGET_P50_MS, TARGET_RATIO)
+        for row in (latency, chunk):
+            row.target = f"p50 ≤ {TARGET_P50_MS:.0f} ms; ≤ {TARGET_RATIO}x raw"
+            row.met = within(row, TARGET_P50_MS, TARGET_RATIO)
     rates = [
         Row(
             BENCH,
@@ -171,7 +191,7 @@ def rows_for(throttle_ms: int, runs: Runs, default: bool) -> list[Row]:
     }
     if runs.anomalies:
         latency.extra["cancels_not_honoured"] = runs.anomalies
-    return [latency, *rates]
+    return [latency, chunk, *rates]
 
 
 def run(stack: DevStack, sizes: Sizes) -> list[Row]:

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
-from api.cancel import cancelled_step
+from api.cancel import pending_cancel
 from bench.client import TAG, Api, account_of, after, api_client, interleave, retire, sql
 from bench.lean_http import LeanHttp, lean_http
 from bench.sizes import Sizes
@@ -25,6 +25,7 @@ from bench.stack import unpolled_api
 from bench.stats import Row, Summary, within
 from db import accounts, jobs
 from db.pool import SERVER_SETTINGS, keep_session
+from db.transitions import transition
 from docket.devstack import DevStack
 
 NAME = "cancel_pending"
@@ -65,12 +66,10 @@ class Pending:
 
     async def by_api_sql(self, pool: asyncpg.Pool, job_id: str) -> None:
         """The statements of api/cancel.py for a pending job, in order."""
-        key_hash = accounts.hash_key(self.key)
-        state = await accounts.fetch_keyed(
-            pool, key_hash, jobs.GET_STATE, job_id, self.project, self.account
-        )
-        assert state is not None and state.value is not None
-        assert await jobs.transition(pool, job_id, cancelled_step(None))
+        key = accounts.Key(accounts.hash_key(self.key), self.account)
+        state = await jobs.status_for(pool, key, job_id, self.project)
+        assert state.access is accounts.Access.GRANTED
+        assert await transition(pool, job_id, pending_cancel(None))
         assert await jobs.get(pool, job_id, self.project, self.account) is not None
 
 

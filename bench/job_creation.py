@@ -1,7 +1,7 @@
 """Job creation throughput: POST .../parse from C concurrent clients, in jobs/s.
 
 Baseline: `client.start_workflow` of the same ParseWorkflow with the same options (through
-the API's own starter, workflows/client.py start_parse), from as many concurrent callers, in
+the API's own starter, workflows/client.py start_job), from as many concurrent callers, in
 the same run (rounds alternate). Both start workflows on a task queue no worker polls, so
 this measures creation alone: running the jobs is what the parse throughput benchmark
 measures.
@@ -20,10 +20,12 @@ from bench.lean_http import LeanPool, lean_pool
 from bench.sizes import Sizes
 from bench.stack import unpolled_api
 from bench.stats import Row, Summary
+from core.enums import JobOperationType
 from core.ids import IdPrefix, new_id
 from core.settings import Settings
 from docket.devstack import DevStack
-from workflows.client import start_parse
+from workflows.client import start_job
+from workflows.registry import default_registry
 
 NAME = "job_creation"
 BENCH = "job creation"
@@ -56,7 +58,9 @@ class Creation:
 
     async def raw(self) -> None:
         job_id = new_id(IdPrefix.JOB)
-        await start_parse(self.client, self.settings, job_id)
+        await start_job(
+            self.client, self.settings, default_registry(), job_id, JobOperationType.PARSE
+        )
         self.workflow_ids.append(job_id)
 
 

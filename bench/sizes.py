@@ -26,6 +26,8 @@ class Sizes:
     parse_rounds: int
     corpus_docs: int
     corpus_pages: int
+    # rechunk throughput: pages of the parse result that is re-chunked
+    rechunk_pages: int
     # batch scale
     batch_documents: int
     fanout_children: int
@@ -48,6 +50,7 @@ FULL = Sizes(
     parse_rounds=3,
     corpus_docs=10,
     corpus_pages=20,
+    rechunk_pages=2_000,
     batch_documents=10_000,
     fanout_children=300,
 )
@@ -69,6 +72,7 @@ QUICK = Sizes(
     parse_rounds=1,
     corpus_docs=2,
     corpus_pages=3,
+    rechunk_pages=20,
     batch_documents=20,
     fanout_children=20,
 )

@@ -5,27 +5,18 @@ into event history, so they stay small (ids, not documents) and change only comp
 """
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class ActivityName(StrEnum):
-    """Activity names are fixed strings so that workflow tests can mock them by name."""
-
-    START_JOB = "start_job"
-    PARSE_DOCUMENT = "parse_document"
-    CANCEL_JOB = "cancel_job"
-    FAIL_JOB = "fail_job"
-    NEXT_PENDING_CHILDREN = "next_pending_children"
-    CANCEL_PENDING_CHILDREN = "cancel_pending_children"
-    FINISH_BATCH = "finish_batch"
-
+from core.enums import JobStatus
 
 PARSE_ERROR_TYPE = "ParseError"
 """ApplicationError type of a document that cannot be parsed: fails the job, never retried."""
 
 
 @dataclass(frozen=True)
-class ParseInput:
+class JobInput:
+    """The input of a single-job workflow (parse, chunk): the job's id; its parameters live
+    on the job row."""
+
     job_id: str
     # From Settings at start time: workflows must not read the environment themselves.
     heartbeat_timeout_seconds: float = 10.0
@@ -49,8 +40,9 @@ class FailJobInput:
 
 
 @dataclass(frozen=True)
-class ParseOutcome:
-    """What the parse activity reports back: the job is `succeeded` once this exists."""
+class ResultOutcome:
+    """What a result-producing activity (parse, rechunk) reports back: `succeeded` once its
+    result is stored; False when the job left `running` meanwhile (nothing stored)."""
 
     succeeded: bool
     parse_result_id: str | None = None
@@ -89,8 +81,10 @@ class FinishBatchInput:
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    status: str
+    status: JobStatus
     total: int
     succeeded: int
     failed: int
     cancelled: int
+    # False when the batch had already been settled (by the API or the reconciler).
+    moved: bool = True

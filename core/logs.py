@@ -12,7 +12,6 @@ import contextlib
 import contextvars
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -21,10 +20,6 @@ from typing import IO, Any
 
 from temporalio import activity
 
-# Read here rather than in Settings: the format is only needed before anything else runs
-# (the CLI configures logging first), and settings.py belongs to the core's other owners.
-FORMAT_ENV = "DOCKET_LOG_FORMAT"
-FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 # The fields a JSON line may carry besides ts/level/logger/message, in output order.
@@ -106,18 +101,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
-def log_format(explicit: str | None = None) -> str:
-    fmt = (explicit or os.environ.get(FORMAT_ENV) or "text").strip().lower()
-    if fmt not in FORMATS:
-        raise ValueError(f"{FORMAT_ENV} must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    return fmt
-
-
-def configure(level: str, fmt: str | None = None, stream: IO[str] | None = None) -> None:
-    """Install one root handler in the chosen format. Like `logging.basicConfig` (which it
-    uses), it changes nothing if the root logger already has handlers (e.g. under pytest)."""
+def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
+    """Install one root handler in the chosen format (Settings.log_format: text or json).
+    Like `logging.basicConfig` (which it uses), it changes nothing if the root logger
+    already has handlers (e.g. under pytest)."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    if log_format(fmt) == "json":
+    if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))

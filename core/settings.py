@@ -3,8 +3,9 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -38,17 +39,36 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(
         default="default", validation_alias=_env("TEMPORAL_NAMESPACE", "DOCKET_TEMPORAL_NAMESPACE")
     )
-    temporal_tls: bool = Field(
-        default=False, validation_alias=_env("TEMPORAL_TLS", "DOCKET_TEMPORAL_TLS")
-    )
-    temporal_tls_cert: Path | None = Field(
-        default=None, validation_alias=_env("TEMPORAL_TLS_CERT", "DOCKET_TEMPORAL_TLS_CERT")
-    )
-    temporal_tls_key: Path | None = Field(
-        default=None, validation_alias=_env("TEMPORAL_TLS_KEY", "DOCKET_TEMPORAL_TLS_KEY")
-    )
+    # Temporal's own environment configuration names (temporalio.envconfig), so a profile
+    # TOML file (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) works as for any Temporal client;
+    # these variables override what the profile says.
     temporal_api_key: SecretStr | None = Field(
         default=None, validation_alias=_env("TEMPORAL_API_KEY", "DOCKET_TEMPORAL_API_KEY")
+    )
+    temporal_tls: bool | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_TLS", "DOCKET_TEMPORAL_TLS")
+    )
+    temporal_tls_client_cert_path: Path | None = Field(
+        default=None,
+        validation_alias=_env(
+            "TEMPORAL_TLS_CLIENT_CERT_PATH",
+            "TEMPORAL_TLS_CERT",
+            "DOCKET_TEMPORAL_TLS_CLIENT_CERT_PATH",
+        ),
+    )
+    temporal_tls_client_key_path: Path | None = Field(
+        default=None,
+        validation_alias=_env(
+            "TEMPORAL_TLS_CLIENT_KEY_PATH",
+            "TEMPORAL_TLS_KEY",
+            "DOCKET_TEMPORAL_TLS_CLIENT_KEY_PATH",
+        ),
+    )
+    temporal_profile: str | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_PROFILE", "DOCKET_TEMPORAL_PROFILE")
+    )
+    temporal_config_file: Path | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_CONFIG_FILE", "DOCKET_TEMPORAL_CONFIG_FILE")
     )
     task_queue: str = "docket"
 
@@ -82,6 +102,11 @@ class Settings(BaseSettings):
     reconcile_every_seconds: float = Field(default=15.0, gt=0)
 
     log_level: str = "INFO"
+    # text: human-readable lines; json: one JSON object per line, with job/correlation ids.
+    log_format: Literal["text", "json"] = "text"
+    # Touched while the worker polls (docket/health.py). Must be private to one worker: a
+    # file on a volume shared by all workers would be kept fresh by any one of them.
+    worker_health_file: Path | None = None
 
     @property
     def heartbeat_timeout(self) -> timedelta:
@@ -90,6 +115,15 @@ class Settings(BaseSettings):
     @property
     def heartbeat_throttle(self) -> timedelta:
         return timedelta(milliseconds=self.heartbeat_throttle_ms)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def lower_case_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def worker_health_path(self) -> Path:
+        return self.worker_health_file or self.data_dir / "worker.health"
 
     @property
     def storage_dir(self) -> Path:

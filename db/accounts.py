@@ -5,6 +5,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from core.ids import IdPrefix, new_id
@@ -23,12 +24,62 @@ RETURNING id
 """
 
 
+class Access(StrEnum):
+    """The verdict of a keyed read, which the API maps to a status code."""
+
+    GRANTED = "granted"
+    NO_KEY = "no_key"  # unknown or revoked key
+    WRONG_ACCOUNT = "wrong_account"  # a live key, used for another account
+    NO_PROJECT = "no_project"  # the project is not in the caller's account
+    NOT_FOUND = "not_found"  # the thing read does not exist (in that project/account)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    access: Access
+    value: Any = None
+    project_status: str | None = None  # reads scoped to a project: the project's status
+
+
 @dataclass(frozen=True)
 class KeyedRow:
     """What a keyed statement found for a live key: the key's account and the value."""
 
     account_id: str
     value: Any
+
+
+@dataclass(frozen=True)
+class Key:
+    """Who a request claims to be: an API key (by its hash) and the selected account.
+    Nothing is verified until one of the reads below runs; each authenticates in the same
+    statement as it reads (one round trip per request)."""
+
+    key_hash: bytes
+    account_id: str
+
+    async def read(self, conn: Conn, query: str, *args: Any) -> Verdict:
+        """`query` (a db/ constant: one row, one column; its last parameter the account id)
+        for this caller."""
+        found = await fetch_keyed(conn, self.key_hash, query, *args, self.account_id)
+        if found is None:
+            return Verdict(Access.NO_KEY)
+        if found.account_id != self.account_id:
+            return Verdict(Access.WRONG_ACCOUNT)
+        return Verdict(Access.GRANTED if found.value is not None else Access.NOT_FOUND, found.value)
+
+    async def read_in_project(self, conn: Conn, project_id: str, query: str, *args: Any) -> Verdict:
+        """`query` (using $1..$n for `args`, and $n+1 for the project id) evaluated only when
+        the project is in the caller's account; NO_PROJECT otherwise."""
+        row = await conn.fetchrow(in_project(query, len(args)), *args, project_id, self.key_hash)
+        if row is None:
+            return Verdict(Access.NO_KEY)
+        if row[0] != self.account_id:
+            return Verdict(Access.WRONG_ACCOUNT)
+        if row[1] is None:
+            return Verdict(Access.NO_PROJECT)
+        access = Access.GRANTED if row[2] is not None else Access.NOT_FOUND
+        return Verdict(access, row[2], row[1])
 
 
 @dataclass(frozen=True)
@@ -99,21 +150,17 @@ def in_project(query: str, params: int) -> str:
 @dataclass(frozen=True)
 class ProjectGate:
     """A caller's key and the project a request is scoped to, checked by the request's first
-    statement. `admit` (the API's rules) gets what was found — the key's account with the
-    project's status — and raises unless the caller may proceed."""
+    statement. `admit` (the API's rules) gets the verdict — GRANTED or NOT_FOUND (of the
+    value) carry the project's status — and raises unless the caller may proceed."""
 
-    key_hash: bytes
+    key: Key
     project_id: str
-    admit: Callable[[KeyedRow | None], Any]
+    admit: Callable[[Verdict], Any]
 
     async def fetch(self, conn: Conn, query: str, *args: Any) -> tuple[Any, Any]:
         """(what `admit` returns, `query`'s value), once `admit` has let the caller through."""
-        row = await conn.fetchrow(
-            in_project(query, len(args)), *args, self.project_id, self.key_hash
-        )
-        admitted = self.admit(None if row is None else KeyedRow(row[0], row[1]))
-        assert row is not None  # `admit` refuses a missing key
-        return admitted, row[2]
+        verdict = await self.key.read_in_project(conn, self.project_id, query, *args)
+        return self.admit(verdict), verdict.value
 
     async def fetchval(self, conn: Conn, query: str, *args: Any) -> Any:
         return (await self.fetch(conn, query, *args))[1]

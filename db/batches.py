@@ -11,9 +11,10 @@ from typing import Any
 
 import asyncpg
 
-from core.enums import HistoryStatus, JobStatus
-from db.jobs import NewJob, Transition, cancel_reason, insert, transition
+from core.enums import CREATED_STEP, STEP_OF, FileStatus, JobStatus
+from db.jobs import NOT_TERMINAL, NewJob, insert
 from db.pool import Conn, Connection
+from db.transitions import Transition, cancel_reason, transition
 
 # Children are created in two set-based statements (rows, then their `created` events).
 INSERT_CHILDREN = """
@@ -24,40 +25,40 @@ WITH children AS (
     RETURNING id
 )
 INSERT INTO job_events (job_id, step, status, details)
-SELECT id, 'Job created', 'created', json_build_object('batch_job_id', $1::text)::jsonb
+SELECT id, $6, $7, json_build_object('batch_job_id', $1::text)::jsonb
 FROM children
 """
 
 NEXT_PENDING = """
 SELECT id FROM jobs
-WHERE parent_job_id = $1 AND status = 'pending' AND id > $2
+WHERE parent_job_id = $1 AND status = $4 AND id > $2
 ORDER BY id LIMIT $3
 """
 
 CANCEL_PENDING = """
 WITH moved AS (
-    UPDATE jobs SET status = 'cancelled', completed_at = clock_timestamp()
-    WHERE parent_job_id = $1 AND status = 'pending'
+    UPDATE jobs SET status = $3, completed_at = clock_timestamp()
+    WHERE parent_job_id = $1 AND status = $4
     RETURNING id
 ), events AS (
     INSERT INTO job_events (job_id, step, status, details)
-    SELECT id, 'Job cancelled', 'cancelled', $2::jsonb FROM moved
+    SELECT id, $5, $6, $2::jsonb FROM moved
 )
 SELECT count(*) FROM moved
 """
 
-COUNTS = """
+COUNTS = f"""
 SELECT count(*) AS total,
        count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
        count(*) FILTER (WHERE status = 'failed') AS failed,
        count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-       count(*) FILTER (WHERE status IN ('pending', 'running')) AS pending
+       count(*) FILTER (WHERE status IN ({NOT_TERMINAL})) AS pending
 FROM jobs WHERE parent_job_id = $1
 """
 
 PARSEABLE_FILES = """
 SELECT id, mime_type, filename FROM files
-WHERE project_id = $1 AND id = ANY($2::text[]) AND status <> 'deleted'
+WHERE project_id = $1 AND id = ANY($2::text[]) AND status <> $3
 """
 
 
@@ -68,18 +69,35 @@ async def insert_batch(
     async with conn.transaction():
         await insert(conn, batch, {"documents": len(sources)})
         await conn.execute(
-            INSERT_CHILDREN, batch.id, batch.project_id, batch.correlation_id, child_ids, sources
+            INSERT_CHILDREN,
+            batch.id,
+            batch.project_id,
+            batch.correlation_id,
+            child_ids,
+            sources,
+            CREATED_STEP.name,
+            CREATED_STEP.status.value,
         )
 
 
 async def next_pending(conn: Conn, batch_id: str, after: str, limit: int) -> list[str]:
-    return [row["id"] for row in await conn.fetch(NEXT_PENDING, batch_id, after, limit)]
+    rows = await conn.fetch(NEXT_PENDING, batch_id, after, limit, JobStatus.PENDING.value)
+    return [row["id"] for row in rows]
 
 
 async def cancel_pending_children(conn: Conn, batch_id: str) -> int:
     """Pending children become `cancelled` at once: they will never start."""
     details = json.dumps({"reason": "batch cancelled", "batch_job_id": batch_id})
-    moved: int = await conn.fetchval(CANCEL_PENDING, batch_id, details)
+    step = STEP_OF[JobStatus.CANCELLED]
+    moved: int = await conn.fetchval(
+        CANCEL_PENDING,
+        batch_id,
+        details,
+        JobStatus.CANCELLED.value,
+        JobStatus.PENDING.value,
+        step.name,
+        step.status.value,
+    )
     return moved
 
 
@@ -101,15 +119,6 @@ def final_status(tally: dict[str, int]) -> JobStatus:
     return JobStatus.PARTIALLY_SUCCEEDED
 
 
-async def cancel_batch_pending(conn: Connection, batch_id: str, step: Transition) -> bool:
-    """A pending batch (moved by `step`) and all its children → cancelled, together."""
-    async with conn.transaction():
-        if not await transition(conn, batch_id, step):
-            return False
-        await cancel_pending_children(conn, batch_id)
-    return True
-
-
 async def finish(
     pool: asyncpg.Pool, batch_id: str, cancelled: bool, reason: str | None = None
 ) -> tuple[bool, JobStatus, dict[str, int]]:
@@ -124,15 +133,11 @@ async def finish(
             cancelled, reason = True, await cancel_reason(connection, batch_id)
         tally = await counts(connection, batch_id)
         target = JobStatus.CANCELLED if cancelled else final_status(tally)
-        history = HistoryStatus.CANCELLED if cancelled else target.value
-        step = "Job cancelled" if cancelled else f"Job {target.value.replace('_', ' ')}"
         summary = {k: tally[k] for k in ("total", "succeeded", "failed", "cancelled")}
         details = {**summary, "reason": reason} if cancelled else summary
-        moved = await transition(
-            connection, batch_id, Transition(target, step, history, details, result=summary)
-        )
+        moved = await transition(connection, batch_id, Transition(target, details, result=summary))
     return moved, target, summary
 
 
 async def parseable_files(conn: Conn, project_id: str, ids: list[str]) -> list[Any]:
-    return list(await conn.fetch(PARSEABLE_FILES, project_id, ids))
+    return list(await conn.fetch(PARSEABLE_FILES, project_id, ids, FileStatus.DELETED.value))

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from db.accounts import ProjectGate
+from db.accounts import Key, ProjectGate, Verdict
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
 
@@ -22,6 +22,7 @@ VALUES ($1, $2, $3, $4, $5, 'uploaded', $6)
 RETURNING {FILE_JSON}
 """
 GET_FILE = f"SELECT {FILE_JSON} FROM files f WHERE f.id = $1 AND {IN_ACCOUNT}"
+FILE_IN_PROJECT = f"SELECT {FILE_JSON} FROM files f WHERE f.id = $1 AND f.project_id = $2"
 GET_FILE_ROW = f"""
 SELECT f.id, f.filename, f.mime_type, f.storage_key, f.status, f.size_bytes
 FROM files f WHERE f.id = $1 AND {IN_ACCOUNT}
@@ -65,6 +66,11 @@ async def insert(
 async def get_row(conn: Conn, file_id: str, project_id: str, account_id: str) -> FileRow | None:
     row = await conn.fetchrow(GET_FILE_ROW, file_id, project_id, account_id)
     return FileRow(**dict(row)) if row else None
+
+
+async def get_for(conn: Conn, key: Key, file_id: str, project_id: str) -> Verdict:
+    """A file (JSON) for a caller: one authenticated statement."""
+    return await key.read_in_project(conn, project_id, FILE_IN_PROJECT, file_id)
 
 
 async def get_row_unscoped(conn: Conn, file_id: str, project_id: str) -> FileRow | None:

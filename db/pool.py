@@ -1,5 +1,7 @@
 """Connection pool construction: one place decides timeouts and session settings."""
 
+import contextlib
+
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
@@ -49,3 +51,21 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+PING = "SELECT 1"
+DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = $1"
+
+
+async def ping(conn: Conn) -> None:
+    """One trivial statement: the database answers (health checks)."""
+    await conn.fetchval(PING)
+
+
+async def create_database_if_missing(conn: asyncpg.Connection, name: str) -> None:
+    """For the embedded server's first start; a concurrent creator is not an error."""
+    if await conn.fetchval(DATABASE_EXISTS, name):
+        return
+    with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+        quoted = name.replace('"', '""')  # identifiers cannot be $1
+        await conn.execute(f'CREATE DATABASE "{quoted}"')

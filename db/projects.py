@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from db.accounts import Key, Verdict
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
 
@@ -94,3 +95,8 @@ async def list_page(
     conn: Conn, account_id: str, f: ProjectFilters, page: PageRequest
 ) -> tuple[Page, int]:
     return await fetch_page(conn, LISTING, _filters(account_id, f), page)
+
+
+async def get_for(conn: Conn, key: Key, project_id: str) -> Verdict:
+    """A project (JSON) for a caller: one authenticated statement."""
+    return await key.read(conn, GET_PROJECT, project_id)

@@ -4,7 +4,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from db.accounts import ProjectGate
+from core.enums import STEP_OF, FileStatus, JobStatus, sources_of
+from db.accounts import Key, ProjectGate, Verdict
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
 
@@ -24,6 +25,10 @@ WHERE r.id = $1 AND r.project_id = $2
   AND EXISTS (SELECT 1 FROM projects p WHERE p.id = r.project_id AND p.account_id = $3)
 """
 
+RESULT_IN_PROJECT = (
+    f"SELECT {RESULT_JSON} FROM parse_results r WHERE r.id = $1 AND r.project_id = $2"
+)
+
 WORK_ITEM = """
 SELECT j.status, j.project_id, j.source_id,
        COALESCE(b.parameters, j.parameters)::text AS parameters,
@@ -42,23 +47,37 @@ WHERE j.id = $1
 # migration 0003).
 STORE_AND_SUCCEED = """
 WITH moved AS (
-    UPDATE jobs SET status = 'succeeded', completed_at = clock_timestamp(),
+    UPDATE jobs SET status = $9, completed_at = clock_timestamp(),
                     result = $3::jsonb
-    WHERE id = $1 AND status = 'running' AND cancel_requested_at IS NULL
+    WHERE id = $1 AND status = ANY($10::text[]) AND cancel_requested_at IS NULL
     RETURNING id, project_id, source_id, started_at
 ), stored AS (
     INSERT INTO parse_results (id, project_id, job_id, source_document_id, engine,
-                               page_count, chunks)
-    SELECT $2, project_id, id, source_id, $4, $5, $6::jsonb FROM moved
+                               page_count, chunks, pages, source_result_id)
+    SELECT $2, project_id, id, COALESCE($15, source_id), $4, $5, $6::jsonb, $14::jsonb, $16
+    FROM moved
 ), events AS (
     INSERT INTO job_events (job_id, step, status, details, duration_ms, timestamp)
     SELECT id, e.step, e.status, e.details, e.duration_ms, e.ts FROM moved, (VALUES
-        ('Parse document', 'completed', $7::jsonb, $8::bigint, clock_timestamp()),
-        ('Job succeeded', 'succeeded', NULL::jsonb, NULL::bigint,
-         clock_timestamp() + interval '1 microsecond')
+        ($13, 'completed', $7::jsonb, $8::bigint, clock_timestamp()),
+        ($11, $12, NULL::jsonb, NULL::bigint, clock_timestamp() + interval '1 microsecond')
     ) AS e(step, status, details, duration_ms, ts)
 )
 SELECT count(*) FROM moved
+"""
+
+# What a chunk job works on: the stored pages of its source result (job.source_id).
+CHUNK_ITEM = """
+SELECT j.status, j.parameters::text AS parameters, r.id AS result_id, r.engine,
+       r.source_document_id, r.pages::text AS pages
+FROM jobs j
+JOIN parse_results r ON r.id = j.source_id AND r.project_id = j.project_id
+WHERE j.id = $1
+"""
+# Whether a result of the project can be rechunked: NULL = no such result, false = it has no
+# stored pages (made before rechunking existed).
+RECHUNKABLE = """
+SELECT r.pages IS NOT NULL FROM parse_results r WHERE r.id = $1 AND r.project_id = $2
 """
 
 LISTING = Listing.of("parse_results", "r", RESULT_SUMMARY_JSON)
@@ -66,14 +85,24 @@ LISTING = Listing.of("parse_results", "r", RESULT_SUMMARY_JSON)
 
 @dataclass(frozen=True)
 class WorkItem:
-    status: str
+    status: JobStatus
     project_id: str
     source_id: str | None
     parameters: dict[str, Any]
     storage_key: str | None
     mime_type: str | None
     filename: str | None
-    file_status: str | None
+    file_status: FileStatus | None
+
+
+@dataclass(frozen=True)
+class ChunkItem:
+    status: JobStatus
+    parameters: dict[str, Any]
+    result_id: str
+    engine: str
+    source_document_id: str
+    pages_json: str  # decoded by the caller, off the event loop
 
 
 @dataclass(frozen=True)
@@ -83,9 +112,15 @@ class ParsedDocument:
     page_count: int
     chunks: list[dict[str, Any]]
     parse_ms: int
-    # `chunks` already serialised, by a caller that did it off the event loop (a few ms of
-    # CPU per document that would otherwise stall every other activity of the worker).
+    # `chunks`/`pages` already serialised, by a caller that did it off the event loop (a
+    # few ms of CPU per document that would otherwise stall every other activity).
     chunks_json: str | None = None
+    pages_json: str | None = None
+    # The history step of the work ("Parse document", "Rechunk"), and for a result made
+    # from another result (a rechunk) its source.
+    work_step: str = "Parse document"
+    source_result_id: str | None = None
+    source_document_id: str | None = None
 
 
 async def work_item(conn: Conn, job_id: str) -> WorkItem | None:
@@ -94,7 +129,30 @@ async def work_item(conn: Conn, job_id: str) -> WorkItem | None:
         return None
     values = dict(row)
     values["parameters"] = json.loads(values["parameters"])
+    values["status"] = JobStatus(values["status"])
+    if values["file_status"] is not None:
+        values["file_status"] = FileStatus(values["file_status"])
     return WorkItem(**values)
+
+
+async def chunk_item(conn: Conn, job_id: str) -> ChunkItem | None:
+    row = await conn.fetchrow(CHUNK_ITEM, job_id)
+    if row is None:
+        return None
+    return ChunkItem(
+        status=JobStatus(row["status"]),
+        parameters=json.loads(row["parameters"]),
+        result_id=row["result_id"],
+        engine=row["engine"],
+        source_document_id=row["source_document_id"],
+        pages_json=row["pages"] or "[]",
+    )
+
+
+async def rechunkable(conn: Conn, project_id: str, result_id: str) -> bool | None:
+    """None: no such result in the project; False: it has no stored pages."""
+    found: bool | None = await conn.fetchval(RECHUNKABLE, result_id, project_id)
+    return found
 
 
 async def store_and_succeed(conn: Conn, job_id: str, doc: ParsedDocument) -> bool:
@@ -105,6 +163,7 @@ async def store_and_succeed(conn: Conn, job_id: str, doc: ParsedDocument) -> boo
         "page_count": doc.page_count,
         "chunk_count": len(doc.chunks),
     }
+    done = STEP_OF[JobStatus.SUCCEEDED]
     moved = await conn.fetchval(
         STORE_AND_SUCCEED,
         job_id,
@@ -117,8 +176,21 @@ async def store_and_succeed(conn: Conn, job_id: str, doc: ParsedDocument) -> boo
             {"engine": doc.engine, "page_count": doc.page_count, "chunk_count": len(doc.chunks)}
         ),
         doc.parse_ms,
+        JobStatus.SUCCEEDED.value,
+        sources_of(JobStatus.SUCCEEDED),
+        done.name,
+        done.status.value,
+        doc.work_step,
+        doc.pages_json,
+        doc.source_document_id,
+        doc.source_result_id,
     )
     return bool(moved)
+
+
+async def get_for(conn: Conn, key: Key, result_id: str, project_id: str) -> Verdict:
+    """A parse result (JSON with its chunks) for a caller: one authenticated statement."""
+    return await key.read_in_project(conn, project_id, RESULT_IN_PROJECT, result_id)
 
 
 async def list_page(

@@ -13,11 +13,11 @@ from core.settings import Settings, get_settings
 log = logging.getLogger("docket")
 
 
-def configure_logging(level: str) -> None:
-    # Text by default; DOCKET_LOG_FORMAT=json for one JSON object per line (docket/logs.py).
+def configure_logging(settings: Settings) -> None:
+    # Text by default; DOCKET_LOG_FORMAT=json for one JSON object per line (core/logs.py).
     from core import logs
 
-    logs.configure(level)
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
@@ -54,7 +54,7 @@ def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
     """An exec probe: exit 0 if the worker's heartbeat file is fresh, 1 if not."""
     from docket import health
 
-    healthy, reason = health.check(health.worker_health_file(settings.data_dir), args.max_age)
+    healthy, reason = health.check(settings.worker_health_path, args.max_age)
     sys.stdout.write(f"worker {'healthy' if healthy else 'unhealthy'}: {reason}\n")
     return 0 if healthy else 1
 
@@ -152,6 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value is not None
     }
     settings = get_settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     result: int = args.run(settings, args)
     return result

@@ -15,25 +15,15 @@ unhealthy and Kubernetes would restart them all, which cannot help; the SDK reco
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Read here rather than in Settings (settings.py belongs to the core's other owners). It
-# must point at storage private to one worker: a file on the data volume shared by all
-# workers would be kept fresh by any one of them and so prove nothing.
-HEALTH_FILE_ENV = "DOCKET_WORKER_HEALTH_FILE"
 BEAT_INTERVAL_SECONDS = 5.0
 STARTUP_POLL_SECONDS = 0.2
 DEFAULT_MAX_AGE_SECONDS = 30.0
-
-
-def worker_health_file(data_dir: Path) -> Path:
-    configured = os.environ.get(HEALTH_FILE_ENV)
-    return Path(configured) if configured else data_dir / "worker.health"
 
 
 def touch(path: Path) -> None:

@@ -19,25 +19,30 @@ from temporalio.client import Client
 from core.settings import Settings
 from db import jobs
 from workflows.client import start_job
+from workflows.registry import Registry
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 500
 
 
-async def reconcile_once(pool: asyncpg.Pool, client: Client, settings: Settings) -> int:
+async def reconcile_once(
+    pool: asyncpg.Pool, client: Client, settings: Settings, registry: Registry
+) -> int:
     """Start the workflows of stale pending jobs; returns how many were (re)started."""
     stale = await jobs.stale_pending(pool, settings.reconcile_after_seconds, BATCH_LIMIT)
     for job_id, operation in stale:
-        await start_job(client, settings, job_id, operation)
+        await start_job(client, settings, registry, job_id, operation)
         log.warning("reconciler started the workflow of pending job %s", job_id)
     return len(stale)
 
 
-async def reconcile_forever(pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+async def reconcile_forever(
+    pool: asyncpg.Pool, client: Client, settings: Settings, registry: Registry
+) -> None:
     while True:
         try:
-            await reconcile_once(pool, client, settings)
+            await reconcile_once(pool, client, settings, registry)
         except Exception:
             # An outage of Postgres or Temporal: try again next round, never die.
             log.exception("reconciler round failed")

@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,29 +13,34 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.batches import BatchActivities
+from activities.chunk import ChunkActivities
 from activities.jobs import JobActivities
+from activities.parse import ParseActivities
 from core.settings import Settings
 from core.storage import FileStorage
 from core.temporal import connect
 from db.pool import create_pool
-from docket.health import heartbeat, worker_health_file
+from docket.health import heartbeat
 from docket.reconciler import reconcile_forever
-from workflows.batch import BatchParseWorkflow
-from workflows.parse import ParseWorkflow
+from workflows.registry import Registry, default_registry
 
 log = logging.getLogger(__name__)
 
-WORKFLOWS: Sequence[type] = (ParseWorkflow, BatchParseWorkflow)
-PASSTHROUGH_MODULES = ("workflows", "docket")
+# Modules the workflow sandbox shares instead of re-importing per run (see below).
+PASSTHROUGH_MODULES = ("workflows", "activities", "core", "docket")
 
 
 def build_worker(
-    client: Client, settings: Settings, activities: list[Any], task_queue: str | None = None
+    client: Client,
+    settings: Settings,
+    activities: list[Any],
+    task_queue: str | None = None,
+    registry: Registry | None = None,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=(registry or default_registry()).workflows(),
         activities=activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         # The throttle bounds how long a cancel waits for the next heartbeat (see Settings).
@@ -53,9 +57,15 @@ def build_worker(
 
 
 def job_activities(pool: Any, settings: Settings) -> list[Any]:
-    """Every activity the workflows call, bound to one pool."""
-    jobs = JobActivities(pool, FileStorage(settings.storage_dir), settings.heartbeat_throttle)
-    return [*jobs.all(), *BatchActivities(pool).all()]
+    """Every activity the kernel's workflows call, bound to one pool."""
+    storage = FileStorage(settings.storage_dir)
+    every = settings.heartbeat_throttle
+    return [
+        *JobActivities(pool).all(),
+        *ParseActivities(pool, storage, every).all(),
+        *ChunkActivities(pool, every).all(),
+        *BatchActivities(pool).all(),
+    ]
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -73,14 +83,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
                 handled.append(sig)
-        health_file = worker_health_file(settings.data_dir)
+        health_file = settings.worker_health_path
         # The heartbeat block is inside the worker's: on shutdown the probe fails at once,
         # before the (up to graceful-timeout long) wait for in-flight activities.
         async with worker, heartbeat(health_file, lambda: worker.is_running):
             log.info(
                 "worker polling task queue %s (health file %s)", settings.task_queue, health_file
             )
-            reconciler = asyncio.create_task(reconcile_forever(pool, client, settings))
+            reconciler = asyncio.create_task(
+                reconcile_forever(pool, client, settings, default_registry())
+            )
             try:
                 await stop.wait()
             finally:

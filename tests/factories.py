@@ -1,5 +1,6 @@
 """Rows made directly in Postgres, for states the API reaches only through time."""
 
+import json
 import uuid
 
 import asyncpg
@@ -28,3 +29,39 @@ async def insert_job(
             completed,
         )
     return job_id
+
+
+async def insert_parse_result(
+    pool: asyncpg.Pool, project: str, pages: int, blocks_per_page: int = 3
+) -> str:
+    """A succeeded parse job with a stored result of `pages` synthetic pages (big results,
+    in milliseconds, for rechunks that must still be running when a test cancels them)."""
+    job_id = await insert_job(pool, project, "succeeded")
+    result_id = new_id(IdPrefix.PARSE_RESULT)
+    stored = [
+        {
+            "number": n,
+            "blocks": [
+                {
+                    "type": "text",
+                    "content": f"Page {n} paragraph {b}: " + "lorem ipsum dolor sit amet " * 12,
+                    "bbox": {"left": 0.1, "top": 0.1 * b, "width": 0.8, "height": 0.05},
+                    "confidence": 1.0,
+                    "page_number": n,
+                }
+                for b in range(1, blocks_per_page + 1)
+            ],
+        }
+        for n in range(1, pages + 1)
+    ]
+    await pool.execute(
+        "INSERT INTO parse_results (id, project_id, job_id, source_document_id, engine,"
+        " page_count, chunks, pages) VALUES ($1, $2, $3, $4, 'docket', $5, '[]', $6::jsonb)",
+        result_id,
+        project,
+        job_id,
+        "file_" + "0" * 32,
+        pages,
+        json.dumps(stored),
+    )
+    return result_id

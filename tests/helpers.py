@@ -53,13 +53,18 @@ async def create_job(
     return job
 
 
-async def get_job(
-    api: httpx.AsyncClient, headers: dict[str, str], project: str, job_id: str
-) -> dict[str, Any]:
-    response = await api.get(f"/v1/projects/{project}/jobs/{job_id}", headers=headers)
+async def get_ok(api: httpx.AsyncClient, headers: dict[str, str], url: str) -> dict[str, Any]:
+    """GET `url`, expecting 200; its JSON body."""
+    response = await api.get(url, headers=headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def get_job(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, job_id: str
+) -> dict[str, Any]:
+    return await get_ok(api, headers, f"/v1/projects/{project}/jobs/{job_id}")
 
 
 async def wait_status(

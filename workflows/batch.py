@@ -12,24 +12,29 @@ Progress is not tracked here: Postgres counts it from the children's rows.
 
 import asyncio
 import dataclasses
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError, is_cancelled_exception
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.batches import BatchActivities
+    from activities.jobs import JobActivities
     from core.contracts import (
-        ActivityName,
         BatchInput,
         BatchOutcome,
         ChildPageRequest,
         FinishBatchInput,
+        JobInput,
         JobRef,
-        ParseInput,
     )
     from workflows.parse import ParseWorkflow
     from workflows.policies import DB_ACTIVITY_TIMEOUT, DB_RETRY
+
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
 
 # Ids fetched per activity call; each page is a small payload (ids only).
 CHILD_PAGE = 500
@@ -43,9 +48,7 @@ class BatchParseWorkflow:
     @workflow.run
     async def run(self, inp: BatchInput) -> BatchOutcome | None:
         try:
-            if not inp.started and not await self._db(
-                ActivityName.START_JOB, JobRef(inp.job_id), bool
-            ):
+            if not inp.started and not await _db(JobActivities.start_job, JobRef(inp.job_id)):
                 return None  # cancelled before it started: the API settled every child
             after = await self._start_children(inp)
             if after is not None:
@@ -54,10 +57,7 @@ class BatchParseWorkflow:
                     dataclasses.replace(inp, after_child_id=after, started=True)
                 )
             await self._drain()
-            outcome: BatchOutcome = await self._db(
-                ActivityName.FINISH_BATCH, FinishBatchInput(inp.job_id), BatchOutcome
-            )
-            return outcome
+            return await _db(BatchActivities.finish_batch, FinishBatchInput(inp.job_id))
         except BaseException as err:
             if is_cancelled_exception(err):
                 await self._cancel_everything(inp.job_id)
@@ -71,10 +71,8 @@ class BatchParseWorkflow:
             if started >= inp.children_per_run or workflow.info().is_continue_as_new_suggested():
                 return after
             limit = min(CHILD_PAGE, inp.children_per_run - started)
-            page = await self._db(
-                ActivityName.NEXT_PENDING_CHILDREN,
-                ChildPageRequest(inp.job_id, after, limit),
-                list[str],
+            page = await _db(
+                BatchActivities.next_pending_children, ChildPageRequest(inp.job_id, after, limit)
             )
             if not page:
                 return None
@@ -88,9 +86,7 @@ class BatchParseWorkflow:
         try:
             await workflow.execute_child_workflow(
                 ParseWorkflow.run,
-                ParseInput(
-                    job_id=child_id, heartbeat_timeout_seconds=inp.heartbeat_timeout_seconds
-                ),
+                JobInput(job_id=child_id, heartbeat_timeout_seconds=inp.heartbeat_timeout_seconds),
                 id=child_id,
                 # Explicit cancels below do the work; REQUEST_CANCEL (not the default
                 # TERMINATE) only guards against an operator terminating the batch.
@@ -106,23 +102,18 @@ class BatchParseWorkflow:
         await workflow.wait_condition(lambda: not self._in_flight)
 
     async def _cancel_everything(self, job_id: str) -> None:
-        await self._db(ActivityName.CANCEL_PENDING_CHILDREN, JobRef(job_id), int)
+        await _db(BatchActivities.cancel_pending_children, JobRef(job_id))
         for task in self._in_flight.values():
             task.cancel()
         await self._drain()  # each running child cleans up and records `cancelled`
         reason = workflow.cancellation_reason() or None
-        await self._db(
-            ActivityName.FINISH_BATCH,
-            FinishBatchInput(job_id, cancelled=True, reason=reason),
-            BatchOutcome,
+        await _db(
+            BatchActivities.finish_batch, FinishBatchInput(job_id, cancelled=True, reason=reason)
         )
 
-    async def _db(self, name: ActivityName, arg: object, result_type: Any) -> Any:
-        # Short Postgres statements: local activities (see workflows/parse.py).
-        return await workflow.execute_local_activity(
-            name,
-            arg,
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
-            result_type=result_type,
-        )
+
+async def _db(activity: Callable[[Any, Arg], Awaitable[Result]], arg: Arg) -> Result:
+    # Short Postgres statements: local activities (see workflows/job.py).
+    return await workflow.execute_local_activity_method(
+        activity, arg, start_to_close_timeout=DB_ACTIVITY_TIMEOUT, retry_policy=DB_RETRY
+    )

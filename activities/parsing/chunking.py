@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any, get_args
 
-from .packing import BLOCK_SEPARATOR, block_segments, pack, piece_limit
+from core import params as core_params
+from core.params import ChunkingOptions, ChunkingStrategy
+
+from .packing import BLOCK_SEPARATOR, Stop, block_segments, check, never, pack, piece_limit
 from .tokens import SUPPORTED_ENCODINGS, get_encoding
-from .types import BLOCK_HEADING, Block, Chunk, Page
+from .types import BLOCK_HEADING, BBox, Block, Chunk, Page
 
-STRATEGIES: frozenset[str] = frozenset({"token_size", "recursive", "by_page", "by_section"})
-MIN_CHUNK_SIZE = 1
-MAX_CHUNK_SIZE = 8192
-
-
-@dataclass(frozen=True)
-class ChunkingOptions:
-    strategy: str = "token_size"
-    chunk_size: int = 512  # tokens
-    chunk_overlap: int = 50  # tokens, must be < chunk_size
-    encoding_name: str = "cl100k_base"
+STRATEGIES: frozenset[str] = frozenset(get_args(ChunkingStrategy))
+MIN_CHUNK_SIZE = core_params.MIN_CHUNK_SIZE
+MAX_CHUNK_SIZE = core_params.MAX_CHUNK_SIZE
 
 
 def _is_int(value: object) -> bool:
@@ -28,7 +23,10 @@ def _is_int(value: object) -> bool:
 
 
 def validate_chunking(options: ChunkingOptions) -> None:
-    """Raise ValueError (with a message fit for API users) if the options are unusable."""
+    """Raise ValueError (with a message fit for API users) if the options are unusable.
+
+    The API validates `ChunkingOptions` at its edge; this guards direct library callers and
+    options built without validation (`model_construct`)."""
     if options.strategy not in STRATEGIES:
         known = ", ".join(sorted(STRATEGIES))
         raise ValueError(f"Unknown chunking strategy {options.strategy!r}; use one of: {known}.")
@@ -66,21 +64,20 @@ def _sections(numbered: list[tuple[int, Block]]) -> list[list[tuple[int, Block]]
     return sections
 
 
-def _by_page(pages: Sequence[Page]) -> list[Chunk]:
+def _by_page(pages: Sequence[Page], stop: Stop) -> list[Chunk]:
     # Exactly one chunk per page with text, regardless of chunk_size: callers choose this
     # strategy to keep page boundaries, e.g. for page-level citations. Empty pages (blank or
     # image-only) yield no chunk because an empty chunk cannot be embedded or searched.
-    return [
-        Chunk(
-            content=BLOCK_SEPARATOR.join(block.content for block in page.blocks),
-            blocks=list(page.blocks),
-        )
-        for page in pages
-        if page.blocks
-    ]
+    chunks = []
+    for page in pages:
+        check(stop)
+        if page.blocks:
+            content = BLOCK_SEPARATOR.join(block.content for block in page.blocks)
+            chunks.append(Chunk(content=content, blocks=list(page.blocks)))
+    return chunks
 
 
-def chunk_pages(pages: Sequence[Page], options: ChunkingOptions) -> list[Chunk]:
+def chunk_pages(pages: Sequence[Page], options: ChunkingOptions, stop: Stop = never) -> list[Chunk]:
     """Split parsed pages into chunks according to `options`.
 
     token_size: blocks packed into chunks of <= chunk_size tokens, each chunk starting with
@@ -91,11 +88,12 @@ def chunk_pages(pages: Sequence[Page], options: ChunkingOptions) -> list[Chunk]:
     by_page: one chunk per page that has text (chunk_size is not applied).
     by_section: a new chunk at each heading; a section longer than chunk_size continues in
         further chunks (token_size rules) so no chunk exceeds chunk_size.
-    Raises ValueError for invalid options.
+    Raises ValueError for invalid options, and Interrupted (between blocks and between
+    chunks, so within milliseconds) once `stop()` is true.
     """
     validate_chunking(options)
     if options.strategy == "by_page":
-        return _by_page(pages)
+        return _by_page(pages, stop)
     encoding = get_encoding(options.encoding_name)
     size, overlap = options.chunk_size, options.chunk_overlap
     limit = piece_limit(size, overlap)
@@ -103,12 +101,12 @@ def chunk_pages(pages: Sequence[Page], options: ChunkingOptions) -> list[Chunk]:
     if options.strategy == "by_section":
         chunks: list[Chunk] = []
         for section in _sections(numbered):
-            segments = block_segments(section, limit, encoding, recursive=False)
-            chunks.extend(pack(segments, size, overlap, encoding))
+            segments = block_segments(section, limit, encoding, recursive=False, stop=stop)
+            chunks.extend(pack(segments, size, overlap, encoding, stop=stop))
         return chunks
     recursive = options.strategy == "recursive"
-    segments = block_segments(numbered, limit, encoding, recursive=recursive)
-    return pack(segments, size, overlap, encoding, whole_overlap=recursive)
+    segments = block_segments(numbered, limit, encoding, recursive=recursive, stop=stop)
+    return pack(segments, size, overlap, encoding, whole_overlap=recursive, stop=stop)
 
 
 def _bbox_dict(block: Block) -> dict[str, float] | None:
@@ -118,18 +116,37 @@ def _bbox_dict(block: Block) -> dict[str, float] | None:
     return {"left": box.left, "top": box.top, "width": box.width, "height": box.height}
 
 
+def _block_dict(block: Block) -> dict[str, Any]:
+    return {
+        "type": block.type,
+        "content": block.content,
+        "bbox": _bbox_dict(block),
+        "confidence": block.confidence,
+        "page_number": block.page_number,
+    }
+
+
 def chunk_to_dict(chunk: Chunk) -> dict[str, object]:
     """The JSON form of a chunk used by the API."""
-    return {
-        "content": chunk.content,
-        "blocks": [
-            {
-                "type": block.type,
-                "content": block.content,
-                "bbox": _bbox_dict(block),
-                "confidence": block.confidence,
-                "page_number": block.page_number,
-            }
-            for block in chunk.blocks
-        ],
-    }
+    return {"content": chunk.content, "blocks": [_block_dict(block) for block in chunk.blocks]}
+
+
+def page_to_dict(page: Page) -> dict[str, Any]:
+    """The stored form of a page (what a rechunk reads back with `page_from_dict`)."""
+    return {"number": page.number, "blocks": [_block_dict(block) for block in page.blocks]}
+
+
+def page_from_dict(stored: dict[str, Any]) -> Page:
+    blocks = []
+    for block in stored["blocks"]:
+        box = block["bbox"]
+        blocks.append(
+            Block(
+                type=block["type"],
+                content=block["content"],
+                page_number=block["page_number"],
+                bbox=None if box is None else BBox(**box),
+                confidence=block["confidence"],
+            )
+        )
+    return Page(stored["number"], blocks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .tokens import Encoding, count_tokens, split_counted, tail_by_tokens
@@ -20,6 +20,23 @@ _LEVELS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\n"), "\n"),
     (re.compile(r"(?<=[.!?])\s+"), " "),
 ]
+
+
+Stop = Callable[[], bool]
+"""Asked between units of work (a block, a chunk): True means stop now (a cancel)."""
+
+
+def never() -> bool:
+    return False
+
+
+class Interrupted(Exception):
+    """Chunking stopped because `stop()` said so (the job was cancelled)."""
+
+
+def check(stop: Stop) -> None:
+    if stop():
+        raise Interrupted
 
 
 # (text, glue, tokens): a piece of an oversized block, the text that joins it to the previous
@@ -71,14 +88,21 @@ def split_recursive(
 
 
 def block_segments(
-    blocks: Sequence[tuple[int, Block]], limit: int, encoding: Encoding, *, recursive: bool
+    blocks: Sequence[tuple[int, Block]],
+    limit: int,
+    encoding: Encoding,
+    *,
+    recursive: bool,
+    stop: Stop = never,
 ) -> list[Segment]:
     """Segments for (source index, block) pairs, splitting blocks longer than `limit` tokens.
 
     Pieces are not counted a second time: the splitters hand back the counts they made.
+    Raises Interrupted, between blocks, once `stop()` is true.
     """
     segments: list[Segment] = []
     for source, block in blocks:
+        check(stop)
         if not block.content.strip():
             continue
         tokens = count_tokens(block.content, encoding)
@@ -178,9 +202,11 @@ def pack(
     encoding: Encoding,
     *,
     whole_overlap: bool = False,
+    stop: Stop = never,
 ) -> list[Chunk]:
     """Greedily fill chunks of at most `size` tokens, starting each with ~`overlap` tokens
-    carried over from the end of the previous chunk (see `_tail` for `whole_overlap`)."""
+    carried over from the end of the previous chunk (see `_tail` for `whole_overlap`).
+    Raises Interrupted, between chunks, once `stop()` is true."""
     chunks: list[Chunk] = []
     pending = deque(segments)
     current: list[Segment] = []
@@ -193,6 +219,7 @@ def pack(
             estimate += pending[0].tokens + (_SEPARATOR_TOKENS if current else 0)
             current.append(pending.popleft())
             continue
+        check(stop)
         chunk, kept, pushed = _emit(current, carried, size, encoding)
         chunks.append(chunk)
         pending.extendleft(reversed(pushed))

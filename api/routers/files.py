@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
-from api.auth import AccountDep, CallerDep
+from api.auth import AccountDep, CallerDep, admit
 from api.deps import PoolDep, SettingsDep, StorageDep
 from api.guards import ActiveProjectDep, GateDep
 from api.params import (
@@ -110,7 +110,8 @@ async def list_files(
 async def get_file(
     project_id: ProjectId, file_id: FileId, who: CallerDep, pool: PoolDep
 ) -> Response:
-    return found(await who.read(pool, files.GET_FILE, file_id, project_id), "file", file_id)
+    verdict = await files.get_for(pool, who.key, file_id, project_id)
+    return raw_json(admit(verdict, "file", file_id, project_id))
 
 
 @router.delete("/{file_id}", response_model=FileEntity, summary="Delete File")

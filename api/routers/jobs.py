@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 
-from api.auth import CallerDep
+from api.auth import CallerDep, admit
 from api.cancel import cancel_job as cancel
 from api.deps import PoolDep, TemporalDep
 from api.guards import GateDep
@@ -16,7 +16,7 @@ from api.params import (
     ProjectId,
     paging,
 )
-from api.responses import COMMON_ERRORS, errors, found, raw_list
+from api.responses import COMMON_ERRORS, errors, raw_json, raw_list
 from api.schemas import CancelJobRequest, ErrorDetail, JobEntity, ListResponse
 from core.enums import JobOperationType, JobStatus
 from db import jobs
@@ -54,7 +54,8 @@ async def list_jobs(
 
 @router.get("/{job_id}", response_model=JobEntity, summary="Get Job")
 async def get_job(project_id: ProjectId, job_id: JobId, who: CallerDep, pool: PoolDep) -> Response:
-    return found(await who.read(pool, jobs.GET_JOB, job_id, project_id), "job", job_id)
+    verdict = await jobs.get_for(pool, who.key, job_id, project_id)
+    return raw_json(admit(verdict, "job", job_id, project_id))
 
 
 @router.post(

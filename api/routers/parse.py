@@ -1,21 +1,19 @@
 """Parse: start a parse job for one uploaded file; read parse results."""
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
-from api.auth import CallerDep
-from api.creation import Creation
-from api.deps import PoolDep, SettingsDep, TemporalDep
-from api.guards import ActiveProjectDep, GateDep
-from api.idempotency import IdempotencyKey
+from api.auth import CallerDep, admit
+from api.creation import CorrelationId, CreationDep, new_job
+from api.deps import PoolDep
+from api.guards import GateDep
 from api.params import (
     ParseResultId,
     ProjectId,
     paging,
 )
-from api.responses import COMMON_ERRORS, errors, found, invalid, not_found, raw_list
+from api.responses import COMMON_ERRORS, errors, invalid, not_found, raw_json, raw_list
 from api.schemas import (
     BatchParseRequest,
     JobEntity,
@@ -27,89 +25,52 @@ from api.schemas import (
 from core import mime
 from core.enums import JobOperationType
 from core.ids import IdPrefix, new_id
-from db import batches, jobs, results
-from db.jobs import NewJob
+from db import batches, results
 from db.pagination import PageRequest
 from db.pool import Conn, Connection
-from workflows.client import start_batch, start_parse
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/parse", tags=["Parse"], responses=COMMON_ERRORS
 )
 
-CorrelationId = Annotated[str | None, Header(max_length=256)]
-
 
 @router.post("", response_model=JobEntity, summary="Create Parse Job", responses=errors(409))
 async def create_parse_job(
-    project: ActiveProjectDep,
+    creation: CreationDep,
     body: ParseRequest,
     pool: PoolDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
     x_correlation_id: CorrelationId = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    project_id = project.id
+    project_id = creation.project.id
     file_id = body.source_document_id
     await require_parseable(pool, project_id, [file_id], body.parameters.engine)
-    job = new_job(project_id, JobOperationType.PARSE, file_id, x_correlation_id, body)
-
-    async def insert(conn: Connection) -> str:
-        await jobs.insert(conn, job, {"engine": body.parameters.engine})
-        return job.id
-
-    creation = Creation(pool, temporal, settings, project, idempotency_key)
-    return await creation.run(
-        f"parse:{project_id}", body.model_dump(mode="json"), insert, start_parse
-    )
+    job = new_job(project_id, JobOperationType.PARSE, file_id, x_correlation_id, body.parameters)
+    return await creation.single(job, body, {"engine": body.parameters.engine})
 
 
 @router.post(
     "/batch", response_model=JobEntity, summary="Create Batch Parse Job", responses=errors(409)
 )
 async def create_batch_parse_job(
-    project: ActiveProjectDep,
+    creation: CreationDep,
     body: BatchParseRequest,
     pool: PoolDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
     x_correlation_id: CorrelationId = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """One `parse` child job per document, run with bounded concurrency; `progress` counts
     the children by status."""
-    project_id = project.id
+    project_id = creation.project.id
     ids = body.source_document_ids
     await require_parseable(pool, project_id, ids, body.parameters.engine)
-    batch = new_job(project_id, JobOperationType.BATCH_PARSE, None, x_correlation_id, body)
+    batch = new_job(
+        project_id, JobOperationType.BATCH_PARSE, None, x_correlation_id, body.parameters
+    )
 
     async def insert(conn: Connection) -> str:
         await batches.insert_batch(conn, batch, [new_id(IdPrefix.JOB) for _ in ids], ids)
         return batch.id
 
-    creation = Creation(pool, temporal, settings, project, idempotency_key)
-    return await creation.run(
-        f"batch:{project_id}", body.model_dump(mode="json"), insert, start_batch
-    )
-
-
-def new_job(
-    project_id: str,
-    operation: JobOperationType,
-    source_id: str | None,
-    correlation_id: str | None,
-    body: ParseRequest | BatchParseRequest,
-) -> NewJob:
-    return NewJob(
-        id=new_id(IdPrefix.JOB),
-        project_id=project_id,
-        operation=operation,
-        source_id=source_id,
-        correlation_id=correlation_id or uuid.uuid4().hex,
-        # Stored once on the job (a batch's children read them from the batch row).
-        parameters=body.parameters.model_dump(mode="json"),
-    )
+    return await creation.run(JobOperationType.BATCH_PARSE, body.model_dump(mode="json"), insert)
 
 
 async def require_parseable(pool: Conn, project_id: str, ids: list[str], engine: str) -> None:
@@ -166,5 +127,5 @@ async def list_parse_results(
 async def get_parse_result(
     project_id: ProjectId, parse_result_id: ParseResultId, who: CallerDep, pool: PoolDep
 ) -> Response:
-    body = await who.read(pool, results.GET_RESULT, parse_result_id, project_id)
-    return found(body, "parse result", parse_result_id)
+    verdict = await results.get_for(pool, who.key, parse_result_id, project_id)
+    return raw_json(admit(verdict, "parse result", parse_result_id, project_id))

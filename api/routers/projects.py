@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.auth import AccountDep, CallerDep
+from api.auth import AccountDep, CallerDep, admit
 from api.deps import PoolDep
 from api.params import (
     CreatedEnd,
@@ -61,7 +61,8 @@ async def list_projects(
 
 @router.get("/{project_id}", response_model=ProjectEntity, summary="Get Project")
 async def get_project(project_id: ProjectId, who: CallerDep, pool: PoolDep) -> Response:
-    return found(await who.read(pool, projects.GET_PROJECT, project_id), "project", project_id)
+    verdict = await projects.get_for(pool, who.key, project_id)
+    return raw_json(admit(verdict, "project", project_id))
 
 
 @router.put("/{project_id}", response_model=ProjectEntity, summary="Update Project")

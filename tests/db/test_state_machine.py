@@ -9,8 +9,8 @@ import pytest
 
 from core.enums import ALLOWED_TRANSITIONS, JobStatus
 from core.ids import IdPrefix, new_id
-from db import batches, jobs, results
-from db.jobs import Transition
+from db import batches, results
+from db.transitions import Transition, record_cancel_requested, transition
 from tests.factories import insert_job
 
 
@@ -35,7 +35,7 @@ async def test_transition_matrix(
 ) -> None:
     job_id = await insert_job(pool, project, source.value)
     before = await events(pool, job_id)
-    moved = await jobs.transition(pool, job_id, Transition(target, "step", "status"))
+    moved = await transition(pool, job_id, Transition(target))
     assert moved == (target in ALLOWED_TRANSITIONS[source])
     assert await status(pool, job_id) == (target.value if moved else source.value)
     # The event is written exactly when the status changes.
@@ -56,7 +56,7 @@ async def test_result_fence_rejects_late_result(
     api: httpx.AsyncClient, pool: asyncpg.Pool, project: str
 ) -> None:
     job_id = await insert_job(pool, project, "running")
-    assert await jobs.transition(pool, job_id, Transition(JobStatus.CANCELLED, "c", "cancelled"))
+    assert await transition(pool, job_id, Transition(JobStatus.CANCELLED))
     assert not await results.store_and_succeed(pool, job_id, parsed())
     assert await status(pool, job_id) == "cancelled"
     assert await pool.fetchval("SELECT count(*) FROM parse_results WHERE job_id = $1", job_id) == 0
@@ -82,7 +82,7 @@ async def test_accepted_cancel_fences_out_the_result(
     api: httpx.AsyncClient, pool: asyncpg.Pool, project: str
 ) -> None:
     job_id = await insert_job(pool, project, "running")
-    assert await jobs.record_cancel_requested(pool, job_id, "stop")
+    assert await record_cancel_requested(pool, job_id, "stop")
     assert not await results.store_and_succeed(pool, job_id, parsed())
     assert await status(pool, job_id) == "running"  # the activity settles it (cancelled)
     assert await pool.fetchval("SELECT count(*) FROM parse_results WHERE job_id = $1", job_id) == 0
@@ -93,7 +93,7 @@ async def test_cancel_after_the_result_is_not_recorded(
 ) -> None:
     job_id = await insert_job(pool, project, "running")
     assert await results.store_and_succeed(pool, job_id, parsed())
-    assert not await jobs.record_cancel_requested(pool, job_id, "too late")
+    assert not await record_cancel_requested(pool, job_id, "too late")
     assert await status(pool, job_id) == "succeeded"
 
 
@@ -118,11 +118,11 @@ async def test_cancel_and_result_racing_are_ordered_by_the_row(
         transaction = holder.transaction()
         await transaction.start()
         if first == "cancel":
-            assert await jobs.record_cancel_requested(holder, job_id, "race")
+            assert await record_cancel_requested(holder, job_id, "race")
             loser = asyncio.create_task(results.store_and_succeed(other, job_id, parsed()))
         else:
             assert await results.store_and_succeed(holder, job_id, parsed())
-            loser = asyncio.create_task(jobs.record_cancel_requested(other, job_id, "race"))
+            loser = asyncio.create_task(record_cancel_requested(other, job_id, "race"))
         await wait_until_blocked(pool, other.get_server_pid())
         await transaction.commit()
         assert await loser is False
@@ -135,7 +135,7 @@ async def test_batch_with_an_accepted_cancel_settles_cancelled(
     """All children done, but the API answered 202 to a cancel first: the batch ends
     `cancelled` (with the reason given), as promised, not `succeeded`."""
     batch_id = await insert_job(pool, project, "running", operation="batch_parse")
-    assert await jobs.record_cancel_requested(pool, batch_id, "changed my mind")
+    assert await record_cancel_requested(pool, batch_id, "changed my mind")
     moved, final, _ = await batches.finish(pool, batch_id, cancelled=False)
     assert moved and final is JobStatus.CANCELLED
     assert await status(pool, batch_id) == "cancelled"

@@ -15,9 +15,7 @@ from unittest import mock
 import yaml
 from pydantic import AliasChoices
 
-from core import logs
 from core.settings import Settings
-from docket import health
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -136,8 +134,8 @@ def docket_commands() -> Iterator[tuple[str, list[str]]]:
 
 def settings_env_names() -> set[str]:
     """Every environment variable Docket reads: Settings fields and their aliases, plus
-    the two read directly by docket/logs.py and docket/health.py."""
-    names = {logs.FORMAT_ENV, health.HEALTH_FILE_ENV}
+    those of Temporal's envconfig profile file."""
+    names = {"TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE"}
     prefix = str(Settings.model_config.get("env_prefix", ""))
     for name, info in Settings.model_fields.items():
         alias = info.validation_alias

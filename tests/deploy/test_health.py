@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from docket import health
 from docket.cli import main
 from docket.worker import run_worker
@@ -30,15 +30,15 @@ def mtime_ns(path: Path) -> int:
 @pytest.fixture
 def health_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "probe" / "worker.health"
-    monkeypatch.setenv(health.HEALTH_FILE_ENV, str(path))
+    monkeypatch.setenv("DOCKET_WORKER_HEALTH_FILE", str(path))
     return path
 
 
 def test_default_file_is_in_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(health.HEALTH_FILE_ENV, raising=False)
-    assert health.worker_health_file(Path("/d")) == Path("/d/worker.health")
-    monkeypatch.setenv(health.HEALTH_FILE_ENV, "/tmp/w.health")
-    assert health.worker_health_file(Path("/d")) == Path("/tmp/w.health")
+    monkeypatch.delenv("DOCKET_WORKER_HEALTH_FILE", raising=False)
+    assert get_settings(data_dir=Path("/d")).worker_health_path == Path("/d/worker.health")
+    monkeypatch.setenv("DOCKET_WORKER_HEALTH_FILE", "/tmp/w.health")
+    assert get_settings(data_dir=Path("/d")).worker_health_path == Path("/tmp/w.health")
 
 
 def test_check_reports_missing_fresh_and_stale(tmp_path: Path) -> None:
@@ -106,7 +106,8 @@ async def test_run_worker_keeps_the_probe_green_until_it_stops(
     settings: Settings, temporal_env: WorkflowEnvironment, health_file: Path
 ) -> None:
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(worker_settings(settings, temporal_env), stop))
+    tuned = worker_settings(settings, temporal_env, worker_health_file=health_file)
+    task = asyncio.create_task(run_worker(tuned, stop))
     try:
         await eventually(lambda: asyncio.sleep(0, fresh(health_file)), bool, within=30)
         assert main(["health", "--worker", "--max-age", "30"]) == 0
@@ -119,7 +120,12 @@ async def test_run_worker_keeps_the_probe_green_until_it_stops(
 async def test_run_worker_fails_loudly_on_a_fatal_worker_error(
     settings: Settings, temporal_env: WorkflowEnvironment, health_file: Path
 ) -> None:
-    bad = worker_settings(settings, temporal_env, temporal_namespace="no-such-namespace")
+    bad = worker_settings(
+        settings,
+        temporal_env,
+        temporal_namespace="no-such-namespace",
+        worker_health_file=health_file,
+    )
     with pytest.raises(BaseException, match="no-such-namespace"):
         await asyncio.wait_for(run_worker(bad, asyncio.Event()), timeout=60)
     assert main(["health", "--worker"]) == 1  # it never looked healthy

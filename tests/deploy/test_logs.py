@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
 from core import logs
+from core.settings import get_settings
 
 
 @pytest.fixture
@@ -97,13 +98,13 @@ def test_workflow_logger_details_are_flattened(
 
 
 def test_format_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(logs.FORMAT_ENV, raising=False)
-    assert logs.log_format() == "text"
-    monkeypatch.setenv(logs.FORMAT_ENV, "JSON")
-    assert logs.log_format() == "json"
-    monkeypatch.setenv(logs.FORMAT_ENV, "xml")
-    with pytest.raises(ValueError, match="DOCKET_LOG_FORMAT"):
-        logs.log_format()
+    monkeypatch.delenv("DOCKET_LOG_FORMAT", raising=False)
+    assert get_settings().log_format == "text"
+    monkeypatch.setenv("DOCKET_LOG_FORMAT", "JSON")
+    assert get_settings().log_format == "json"
+    monkeypatch.setenv("DOCKET_LOG_FORMAT", "xml")
+    with pytest.raises(ValueError, match="log_format"):
+        get_settings()
 
 
 def test_configure_installs_the_json_handler_on_a_bare_root() -> None:

@@ -26,7 +26,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from api.deps import AppState
-from core.contracts import ActivityName
 from core.settings import Settings
 from core.storage import FileStorage
 from db.accounts import create_key
@@ -181,7 +180,7 @@ async def parse_in_flight(client: Client, job_id: str) -> bool:
             return False
         raise
     return any(
-        a.activity_type.name == ActivityName.PARSE_DOCUMENT
+        a.activity_type.name == "parse_document"
         and a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
         and a.HasField("last_heartbeat_time")
         for a in described.raw_description.pending_activities
@@ -195,7 +194,7 @@ async def parse_attempts(client: Client, job_id: str) -> int:
     async for event in client.get_workflow_handle(job_id).fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attributes = event.activity_task_scheduled_event_attributes
-            if attributes.activity_type.name == ActivityName.PARSE_DOCUMENT:
+            if attributes.activity_type.name == "parse_document":
                 parse_scheduled.add(event.event_id)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started = event.activity_task_started_event_attributes

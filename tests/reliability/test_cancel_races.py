@@ -6,14 +6,15 @@ import asyncpg
 import httpx
 from temporalio.testing import ActivityEnvironment
 
-from activities.jobs import JobActivities
+from activities.parse import ParseActivities
 from core.contracts import JobRef
 from core.enums import JobStatus
 from core.ids import IdPrefix, new_id
 from core.settings import Settings
 from core.storage import FileStorage
 from db import jobs
-from db.jobs import NewJob, Transition
+from db.jobs import NewJob
+from db.transitions import Transition, record_cancel_requested, transition
 from tests.helpers import create_job, upload, wait_status
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -78,9 +79,10 @@ async def test_cancel_accepted_while_the_result_is_stored_ends_cancelled(
     file = await upload(api, headers, project, "tiny.txt", b"a few words", "text/plain")
     job = NewJob(new_id(IdPrefix.JOB), project, "parse", file["id"], None, {})
     await jobs.insert(pool, job)
-    assert await jobs.transition(pool, job.id, Transition(JobStatus.RUNNING, "s", "started"))
-    assert await jobs.record_cancel_requested(pool, job.id, "not needed any more")
-    activities = JobActivities(pool, FileStorage(settings.storage_dir), settings.heartbeat_throttle)
+    assert await transition(pool, job.id, Transition(JobStatus.RUNNING))
+    assert await record_cancel_requested(pool, job.id, "not needed any more")
+    storage = FileStorage(settings.storage_dir)
+    activities = ParseActivities(pool, storage, settings.heartbeat_throttle)
     outcome = await ActivityEnvironment().run(activities.parse_document, JobRef(job.id))
     assert not outcome.succeeded
     done = (await api.get(f"/v1/projects/{project}/jobs/{job.id}", headers=headers)).json()

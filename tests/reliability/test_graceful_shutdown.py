@@ -19,7 +19,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts import ActivityName
 from core.settings import Settings
 from tests.documents import make_pdf
 from tests.helpers import eventually, upload
@@ -159,4 +158,4 @@ async def first_parse_failure(client: Client, job_id: str) -> str:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             failure = event.activity_task_started_event_attributes.last_failure
             return failure.application_failure_info.type
-    raise AssertionError(f"no {ActivityName.PARSE_DOCUMENT} attempt in {job_id}")
+    raise AssertionError(f"no parse_document attempt in {job_id}")

@@ -23,7 +23,6 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from core.contracts import ActivityName
 from core.settings import Settings, get_settings
 from db.accounts import create_key
 from db.migrate import migrate
@@ -150,7 +149,7 @@ async def parse_attempt(client: Client, job_id: str) -> int:
         (
             a.attempt
             for a in described.raw_description.pending_activities
-            if a.activity_type.name == ActivityName.PARSE_DOCUMENT
+            if a.activity_type.name == "parse_document"
         ),
         default=0,
     )

@@ -13,6 +13,7 @@ from db import jobs
 from db.jobs import NewJob
 from docket.reconciler import reconcile_forever, reconcile_once
 from tests.helpers import upload, wait_status
+from workflows.registry import default_registry
 
 
 async def orphan_job(pool: asyncpg.Pool, project: str, file_id: str, age_s: float) -> str:
@@ -40,7 +41,7 @@ async def test_reconciler_runs_orphaned_job_within_threshold(
     quick = settings.model_copy(
         update={"reconcile_after_seconds": 0.5, "reconcile_every_seconds": 0.2}
     )
-    loop = asyncio.create_task(reconcile_forever(pool, client, quick))
+    loop = asyncio.create_task(reconcile_forever(pool, client, quick, default_registry()))
     try:
         done = await wait_status(api, headers, project, job_id, {"succeeded", "failed"}, within=30)
     finally:
@@ -66,7 +67,9 @@ async def test_reconciling_twice_never_runs_a_job_twice(
     job_id = await orphan_job(pool, project, file["id"], age_s=3600)
     stale = settings.model_copy(update={"reconcile_after_seconds": 60})
     # Several workers reconciling at the same moment.
-    await asyncio.gather(*(reconcile_once(pool, client, stale) for _ in range(3)))
+    await asyncio.gather(
+        *(reconcile_once(pool, client, stale, default_registry()) for _ in range(3))
+    )
     done = await wait_status(api, headers, project, job_id, {"succeeded", "failed"})
     assert done["status"] == "succeeded"
     runs = [w async for w in client.list_workflows(f"WorkflowId = '{job_id}'")]

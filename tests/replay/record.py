@@ -27,14 +27,15 @@ from typing import Any
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts import BatchInput, ParseInput
+from core.contracts import BatchInput, JobInput
 from core.settings import get_settings
 from docket.embedded import temporal_test_server_path
 from docket.worker import build_worker
 from tests.helpers import eventually
 from tests.workflows.test_batch_workflow import BATCH, FakeTable
-from tests.workflows.test_parse_workflow import FakeJobs
+from tests.workflows.test_single_job_workflows import FakeJobs
 from workflows.batch import BatchParseWorkflow
+from workflows.chunk import ChunkWorkflow
 from workflows.parse import ParseWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -52,9 +53,10 @@ async def _settle(handle: Handle) -> None:
 async def _parse(env: WorkflowEnvironment, name: str, fake: FakeJobs, cancel: bool) -> Handle:
     queue = f"replay-{uuid.uuid4().hex}"
     async with build_worker(env.client, get_settings(), fake.activities(), task_queue=queue):
+        run = ChunkWorkflow.run if fake.work == "rechunk" else ParseWorkflow.run
         handle = await env.client.start_workflow(
-            ParseWorkflow.run,
-            ParseInput(job_id=name, heartbeat_timeout_seconds=2),
+            run,  # type: ignore[arg-type]
+            JobInput(job_id=name, heartbeat_timeout_seconds=2),
             id=name,
             task_queue=queue,
         )
@@ -77,6 +79,17 @@ async def parse_cancelled_while_parsing(
     env: WorkflowEnvironment, name: str
 ) -> list[tuple[str, Handle]]:
     return [(name, await _parse(env, name, FakeJobs(parse_mode="block"), cancel=True))]
+
+
+async def chunk_succeeded(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
+    return [(name, await _parse(env, name, FakeJobs(work="rechunk"), cancel=False))]
+
+
+async def chunk_cancelled_while_chunking(
+    env: WorkflowEnvironment, name: str
+) -> list[tuple[str, Handle]]:
+    fake = FakeJobs(work="rechunk", parse_mode="block")
+    return [(name, await _parse(env, name, fake, cancel=True))]
 
 
 async def _batch(
@@ -143,6 +156,8 @@ SCENARIOS: dict[str, Scenario] = {
         parse_succeeded,
         parse_failed,
         parse_cancelled_while_parsing,
+        chunk_succeeded,
+        chunk_cancelled_while_chunking,
         batch_completed,
         batch_continued_as_new,
         batch_cancelled,

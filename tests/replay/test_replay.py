@@ -17,10 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, WorkflowRunner
 
 from core.settings import get_settings
-from docket.worker import WORKFLOWS, build_worker
+from docket.worker import build_worker
 from tests.replay.record import HISTORIES, SCENARIOS
+from workflows.registry import default_registry
 
 FILES = sorted(HISTORIES.glob("*.json"))
+WORKFLOWS = default_registry().workflows()
 
 
 def load(path: Path) -> WorkflowHistory:

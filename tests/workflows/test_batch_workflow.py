@@ -14,7 +14,6 @@ from temporalio.worker import Worker
 
 from core.contracts import (
     PARSE_ERROR_TYPE,
-    ActivityName,
     BatchInput,
     BatchOutcome,
     CancelJobInput,
@@ -22,8 +21,9 @@ from core.contracts import (
     FailJobInput,
     FinishBatchInput,
     JobRef,
-    ParseOutcome,
+    ResultOutcome,
 )
+from core.enums import JobStatus
 from tests.helpers import eventually
 from workflows.batch import BatchParseWorkflow
 from workflows.parse import ParseWorkflow
@@ -58,44 +58,44 @@ class FakeTable:
         return {k: v for k, v in self.status.items() if k != BATCH}
 
     def activities(self) -> list[object]:
-        @activity.defn(name=ActivityName.START_JOB)
+        @activity.defn(name="start_job")
         async def start_job(ref: JobRef) -> bool:
             moved = self.move(ref.job_id, {"pending"}, "running")
             if moved:
                 self.started_ever.add(ref.job_id)
             return moved or self.status[ref.job_id] == "running"
 
-        @activity.defn(name=ActivityName.PARSE_DOCUMENT)
-        async def parse_document(ref: JobRef) -> ParseOutcome:
+        @activity.defn(name="parse_document")
+        async def parse_document(ref: JobRef) -> ResultOutcome:
             how = self.behaviour[ref.job_id]
             if how == "fail":
                 raise ApplicationError("corrupt", type=PARSE_ERROR_TYPE, non_retryable=True)
             while how == "block":
                 activity.heartbeat()
                 await asyncio.sleep(0.02)
-            return ParseOutcome(succeeded=self.move(ref.job_id, {"running"}, "succeeded"))
+            return ResultOutcome(succeeded=self.move(ref.job_id, {"running"}, "succeeded"))
 
-        @activity.defn(name=ActivityName.CANCEL_JOB)
+        @activity.defn(name="cancel_job")
         async def cancel_job(inp: CancelJobInput) -> bool:
             return self.move(inp.job_id, {"pending", "running"}, "cancelled")
 
-        @activity.defn(name=ActivityName.FAIL_JOB)
+        @activity.defn(name="fail_job")
         async def fail_job(inp: FailJobInput) -> bool:
             return self.move(inp.job_id, {"pending", "running"}, "failed")
 
-        @activity.defn(name=ActivityName.NEXT_PENDING_CHILDREN)
+        @activity.defn(name="next_pending_children")
         async def next_pending_children(page: ChildPageRequest) -> list[str]:
             pending = sorted(k for k, s in self.children().items() if s == "pending")
             return [k for k in pending if k > page.after_child_id][: page.limit]
 
-        @activity.defn(name=ActivityName.CANCEL_PENDING_CHILDREN)
+        @activity.defn(name="cancel_pending_children")
         async def cancel_pending_children(ref: JobRef) -> int:
             pending = [k for k, s in self.children().items() if s == "pending"]
             for child_id in pending:
                 self.move(child_id, {"pending"}, "cancelled")
             return len(pending)
 
-        @activity.defn(name=ActivityName.FINISH_BATCH)
+        @activity.defn(name="finish_batch")
         async def finish_batch(inp: FinishBatchInput) -> BatchOutcome:
             values = list(self.children().values())
             tally = {s: values.count(s) for s in ("succeeded", "failed", "cancelled")}
@@ -106,7 +106,7 @@ class FakeTable:
             else:
                 final = "partially_succeeded" if tally["succeeded"] else "failed"
             self.move(BATCH, {"running"}, final)
-            return BatchOutcome(status=final, total=len(values), **tally)
+            return BatchOutcome(status=JobStatus(final), total=len(values), **tally)
 
         return [
             start_job,
@@ -156,7 +156,7 @@ async def test_fan_out_completes_within_the_window(
     async with worker(time_skipping_env, table, queue):
         handle = await run_batch(time_skipping_env, table, queue, max_concurrency=3)
         outcome = await handle.result()
-    assert outcome == BatchOutcome("succeeded", 12, 12, 0, 0)
+    assert outcome == BatchOutcome(JobStatus.SUCCEEDED, 12, 12, 0, 0)
     assert 1 <= table.max_running <= 3
 
 
@@ -166,7 +166,7 @@ async def test_mixed_outcomes_are_partially_succeeded(
     table.add_children("ok", "fail", "ok", "fail")
     async with worker(time_skipping_env, table, queue):
         outcome = await (await run_batch(time_skipping_env, table, queue)).result()
-    assert outcome == BatchOutcome("partially_succeeded", 4, 2, 2, 0)
+    assert outcome == BatchOutcome(JobStatus.PARTIALLY_SUCCEEDED, 4, 2, 2, 0)
 
 
 async def test_continue_as_new_keeps_going_from_the_last_child(
@@ -179,7 +179,7 @@ async def test_continue_as_new_keeps_going_from_the_last_child(
         )
         outcome = await handle.result()
         described = await handle.describe()
-    assert outcome == BatchOutcome("succeeded", 10, 10, 0, 0)
+    assert outcome == BatchOutcome(JobStatus.SUCCEEDED, 10, 10, 0, 0)
     assert described.run_id != handle.first_execution_run_id  # it did continue as new
     assert table.started_ever - {BATCH} == set(table.children())
 

@@ -3,22 +3,27 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
+from pydantic import ValidationError
 
 from activities.parsing import (
     BBox,
     Block,
     Chunk,
     ChunkingOptions,
+    Interrupted,
     Page,
     chunk_pages,
     chunk_to_dict,
     iter_pages,
     validate_chunking,
 )
+from activities.parsing.chunking import STRATEGIES
 from activities.parsing.detect import PDF_MIME
-from activities.parsing.tokens import count_tokens, get_encoding
+from activities.parsing.tokens import SUPPORTED_ENCODINGS, count_tokens, get_encoding
+from core.params import EncodingName
 
 ENCODING = get_encoding("cl100k_base")
 SENTENCES = [
@@ -70,14 +75,14 @@ def _assert_overlap(chunks: list[Chunk], min_chars: int = 5) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (ChunkingOptions(strategy="magic"), "strategy"),
-        (ChunkingOptions(chunk_size=0), "chunk_size"),
-        (ChunkingOptions(chunk_size=8193), "chunk_size"),
-        (ChunkingOptions(chunk_size=True), "chunk_size"),
-        (ChunkingOptions(chunk_size=100, chunk_overlap=100), "chunk_overlap"),
-        (ChunkingOptions(chunk_overlap=-1), "chunk_overlap"),
-        (ChunkingOptions(encoding_name="gpt2"), "encoding_name"),
-        (ChunkingOptions(encoding_name="nope"), "encoding_name"),
+        (ChunkingOptions.model_construct(strategy="magic"), "strategy"),
+        (ChunkingOptions.model_construct(chunk_size=0), "chunk_size"),
+        (ChunkingOptions.model_construct(chunk_size=8193), "chunk_size"),
+        (ChunkingOptions.model_construct(chunk_size=True), "chunk_size"),
+        (ChunkingOptions.model_construct(chunk_size=100, chunk_overlap=100), "chunk_overlap"),
+        (ChunkingOptions.model_construct(chunk_overlap=-1), "chunk_overlap"),
+        (ChunkingOptions.model_construct(encoding_name="gpt2"), "encoding_name"),
+        (ChunkingOptions.model_construct(encoding_name="nope"), "encoding_name"),
     ],
 )
 def test_validate_chunking_rejects_bad_options(options: ChunkingOptions, message: str) -> None:
@@ -257,3 +262,46 @@ def test_chunk_to_dict_is_json_ready() -> None:
             {"type": "text", "content": "body", "bbox": None, "confidence": 0.5, "page_number": 2},
         ],
     }
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"strategy": "magic"},
+        {"chunk_size": 0},
+        {"chunk_size": 8193},
+        {"chunk_size": 100, "chunk_overlap": 100},
+        {"chunk_overlap": -1},
+        {"encoding_name": "gpt2"},
+    ],
+)
+def test_the_typed_model_rejects_what_the_engine_rejects(given: dict[str, object]) -> None:
+    """One model for the API's edge and the engine: what it admits, the engine can run."""
+    with pytest.raises(ValidationError):
+        ChunkingOptions.model_validate(given)
+    with pytest.raises(ValueError):
+        validate_chunking(ChunkingOptions.model_construct(**given))  # type: ignore[arg-type]
+
+
+def test_the_typed_model_admits_every_encoding_the_engine_has() -> None:
+    assert set(get_args(EncodingName)) == SUPPORTED_ENCODINGS
+    for name in SUPPORTED_ENCODINGS:
+        validate_chunking(ChunkingOptions.model_validate({"encoding_name": name}))
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_chunking_stops_between_units_once_asked(strategy: str) -> None:
+    """A cancel stops the chunker within one block or chunk, for every strategy."""
+    pages = [Page(n, [_block(f"word {n} " * 40)]) for n in range(1, 200)]
+    options = ChunkingOptions(strategy=strategy, chunk_size=64, chunk_overlap=8)
+    asked = 0
+
+    def stop_after_ten() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 10
+
+    with pytest.raises(Interrupted):
+        chunk_pages(pages, options, stop_after_ten)
+    assert asked == 11  # asked between units, and stopped at the first yes
+    assert chunk_pages(pages, options)  # without a stop, the same pages chunk fully

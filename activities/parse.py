@@ -1,0 +1,75 @@
+"""ParseActivities: the parse step of a parse job, holding the pool and the storage."""
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+from temporalio import activity
+
+from activities.heartbeat import heartbeating
+from activities.parse_run import threaded_parse
+from activities.parsing import ENGINE_NAME, ParseError
+from activities.results import document_failure, store_result
+from core.contracts import JobRef, ResultOutcome
+from core.enums import FileStatus, JobStatus
+from core.ids import IdPrefix, new_id
+from core.params import ChunkingOptions, ParseParameters
+from core.storage import FileStorage
+from db import results
+
+log = logging.getLogger(__name__)
+
+
+class ParseActivities:
+    def __init__(self, pool: asyncpg.Pool, storage: FileStorage, heartbeat_every: timedelta):
+        self.pool = pool
+        self.storage = storage
+        self.heartbeat_every = heartbeat_every
+
+    @activity.defn
+    async def parse_document(self, ref: JobRef) -> ResultOutcome:
+        item = await results.work_item(self.pool, ref.job_id)
+        if item is None or item.status is not JobStatus.RUNNING:
+            return ResultOutcome(succeeded=False)
+        missing = item.storage_key is None or item.mime_type is None
+        if missing or item.file_status is FileStatus.DELETED:
+            raise document_failure(f"source document {item.source_id} is missing or was deleted")
+        assert item.storage_key is not None and item.mime_type is not None
+        path = self.storage.path_of(item.storage_key)
+        if not path.exists():
+            raise document_failure(f"the content of source document {item.source_id} is missing")
+        began = time.monotonic()
+        async with heartbeating(self.heartbeat_every):
+            try:
+                async with threaded_parse(
+                    path, item.mime_type, lambda: chunking_of(item.parameters)
+                ) as parse:
+                    parsed = await parse.run()
+            except ParseError as err:
+                raise document_failure(f"cannot parse {item.filename}: {err}") from err
+            document = results.ParsedDocument(
+                result_id=new_id(IdPrefix.PARSE_RESULT),
+                engine=ENGINE_NAME,
+                page_count=parsed.page_count,
+                chunks=parsed.chunks,
+                chunks_json=parsed.chunks_json,
+                pages_json=parsed.pages_json,
+                parse_ms=int((time.monotonic() - began) * 1000),
+            )
+            return await store_result(self.pool, ref.job_id, document)
+
+    def all(self) -> list[Any]:
+        return [self.parse_document]
+
+
+def chunking_of(parameters: dict[str, Any]) -> ChunkingOptions:
+    """The job's chunking options, validated again (they were validated at the API's edge;
+    rows written by older versions may still carry options the engine rejects: the job then
+    fails with the reason, and is not retried)."""
+    try:
+        return ParseParameters.model_validate(parameters).chunking_options
+    except ValidationError as err:
+        raise document_failure(f"invalid parse parameters: {err}") from err

@@ -1,0 +1,39 @@
+"""Storing a parse result through the fence, shared by every result-producing activity."""
+
+import logging
+
+from temporalio.exceptions import ApplicationError
+
+from activities.jobs import settle_cancelled
+from core.contracts import PARSE_ERROR_TYPE, ResultOutcome
+from db import results
+from db.pool import Conn
+
+log = logging.getLogger(__name__)
+
+
+def document_failure(message: str) -> ApplicationError:
+    """A document (or result) that cannot be processed: the job fails, and retrying would
+    not help."""
+    return ApplicationError(message, type=PARSE_ERROR_TYPE, non_retryable=True)
+
+
+async def store_result(conn: Conn, job_id: str, document: results.ParsedDocument) -> ResultOutcome:
+    """Store the result and finish the job in one fenced statement."""
+    if not await results.store_and_succeed(conn, job_id, document):
+        # Either the job left `running` meanwhile (nothing to do), or the API accepted a
+        # cancel (202) just before the result: the fence refused it, and the job ends
+        # cancelled here, as promised, whether or not the workflow's cancel follows.
+        settled = await settle_cancelled(conn, job_id)
+        log.info(
+            "job %s %s while working; result discarded",
+            job_id,
+            "cancelled" if settled else "left running",
+        )
+        return ResultOutcome(succeeded=False)
+    return ResultOutcome(
+        succeeded=True,
+        parse_result_id=document.result_id,
+        page_count=document.page_count,
+        chunk_count=len(document.chunks),
+    )

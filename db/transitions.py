@@ -1,0 +1,113 @@
+"""The job state machine of `core.enums`, enforced in Postgres. Each transition is ONE
+statement — a conditional UPDATE plus the INSERT of its history event in a data-modifying
+CTE — so a status change and its event commit together or not at all, and a terminal job
+never changes again. Every guarded statement takes its source states from the table in
+`core.enums` (`sources_of`), never from a literal."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.enums import (
+    CANCEL_REQUEST_FROM,
+    CANCEL_REQUESTED_STEP,
+    STEP_OF,
+    JobStatus,
+    sources_of,
+    status_values,
+)
+from db.pool import Conn
+from db.sql import dumps
+
+TRANSITION = """
+WITH moved AS (
+    UPDATE jobs SET
+        status = $2,
+        started_at = CASE WHEN $2 = 'running' THEN clock_timestamp() ELSE started_at END,
+        completed_at = CASE WHEN $4 THEN clock_timestamp() ELSE completed_at END,
+        result = COALESCE($5::jsonb, result),
+        error = COALESCE($6, error)
+    WHERE (id = $1 OR ($10 AND parent_job_id = $1)) AND status = ANY($3::text[])
+    RETURNING id, started_at
+), event AS (
+    INSERT INTO job_events (job_id, step, status, details, duration_ms)
+    SELECT id, $7, $8, $9::jsonb,
+           CASE WHEN $4 AND started_at IS NOT NULL
+                THEN (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint END
+    FROM moved
+)
+SELECT count(*) FILTER (WHERE id = $1) FROM moved
+"""
+
+# Recorded once per job however many cancel requests arrive, and only while the job is
+# working. The mark is an UPDATE of the job row so that it and a concurrent success
+# (db/results.py STORE_AND_SUCCEED, db/batches.py) are ordered by the row lock: see
+# migration 0003. The dedupe key guards the event as well.
+CANCEL_REQUESTED = """
+WITH marked AS (
+    UPDATE jobs SET cancel_requested_at = clock_timestamp()
+    WHERE id = $1 AND status = ANY($3::text[]) AND cancel_requested_at IS NULL
+    RETURNING id
+)
+INSERT INTO job_events (job_id, step, status, details, dedupe_key)
+SELECT id, $4, $5, $2::jsonb, 'cancel_requested' FROM marked
+ON CONFLICT (job_id, dedupe_key) DO NOTHING
+RETURNING id
+"""
+CANCEL_REASON = """
+SELECT details->>'reason' FROM job_events
+WHERE job_id = $1 AND dedupe_key = 'cancel_requested'
+"""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A move to `to`, from any state the table allows (or only from `only_from`), with the
+    history event the table names for `to`. `with_children`: the job's children in the same
+    states move too, in the same statement (e.g. a pending batch and its pending children)."""
+
+    to: JobStatus
+    details: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    only_from: frozenset[JobStatus] | None = None
+    with_children: bool = False
+
+
+async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
+    """Move the job to `change.to` if the state machine allows it from its current state.
+
+    Returns False (and writes nothing) when the job is elsewhere: Postgres is the arbiter.
+    """
+    step = STEP_OF[change.to]
+    moved = await conn.fetchval(
+        TRANSITION,
+        job_id,
+        change.to.value,
+        sources_of(change.to, change.only_from),
+        change.to.is_terminal,
+        dumps(change.result),
+        change.error,
+        step.name,
+        step.status.value,
+        dumps(change.details),
+        change.with_children,
+    )
+    return bool(moved)
+
+
+async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -> bool:
+    """True if this call recorded the (single) `cancel_requested` event."""
+    marked = await conn.fetchval(
+        CANCEL_REQUESTED,
+        job_id,
+        dumps({"reason": reason}),
+        status_values(CANCEL_REQUEST_FROM),
+        CANCEL_REQUESTED_STEP.name,
+        CANCEL_REQUESTED_STEP.status.value,
+    )
+    return marked is not None
+
+
+async def cancel_reason(conn: Conn, job_id: str) -> str | None:
+    reason: str | None = await conn.fetchval(CANCEL_REASON, job_id)
+    return reason
