@@ -12,7 +12,7 @@ from temporalio import activity
 from activities.heartbeat import heartbeating
 from activities.parse_run import threaded_parse
 from activities.parsing import ENGINE_NAME, ParseError
-from activities.results import document_failure, store_result
+from activities.results import document_failure, storage_failure, store_result
 from core.contracts import JobRef, ResultOutcome
 from core.enums import FileStatus, JobStatus
 from core.ids import IdPrefix, new_id
@@ -41,6 +41,16 @@ class ParseActivities:
         path = self.storage.path_of(item.storage_key)
         if not path.exists():
             raise document_failure(f"the content of source document {item.source_id} is missing")
+        try:
+            with path.open("rb"):
+                pass  # an unreadable blob (EACCES, EIO, ESTALE, a directory) fails here
+        except OSError as err:
+            # Perhaps transient (a shared volume, NFS): retried a bounded number of times,
+            # then the job fails with this message.
+            raise storage_failure(
+                f"could not read the stored file of source document {item.source_id}: "
+                f"{err.strerror or err}"
+            ) from err
         began = time.monotonic()
         async with heartbeating(self.heartbeat_every):
             try:

@@ -5,7 +5,7 @@ import logging
 from temporalio.exceptions import ApplicationError
 
 from activities.jobs import settle_cancelled
-from core.contracts import PARSE_ERROR_TYPE, ResultOutcome
+from core.contracts import PARSE_ERROR_TYPE, STORAGE_ERROR_TYPE, ResultOutcome
 from db import results
 from db.pool import Conn
 
@@ -16,6 +16,12 @@ def document_failure(message: str) -> ApplicationError:
     """A document (or result) that cannot be processed: the job fails, and retrying would
     not help."""
     return ApplicationError(message, type=PARSE_ERROR_TYPE, non_retryable=True)
+
+
+def storage_failure(message: str) -> ApplicationError:
+    """The stored file could not be read: retried (WORK_RETRY bounds it), then the job
+    fails with this message."""
+    return ApplicationError(message, type=STORAGE_ERROR_TYPE)
 
 
 async def store_result(conn: Conn, job_id: str, document: results.ParsedDocument) -> ResultOutcome:

@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from api.auth import Caller, admit
 from api.responses import raw_json
-from api.workflow_start import cancel_quietly, request_cancel
+from api.workflow_start import WorkflowState, cancel_quietly, request_cancel
 from core.enums import JobStatus
 from db import jobs
 from db.pool import Conn
@@ -71,10 +71,13 @@ async def cancel_job(
             # The event is written only while the job is running: if it finished since we
             # read it, nothing is recorded and the re-read below answers for its new state.
             if await _request_recorded(pool, job_id, reason):
-                if not await request_cancel(temporal, job_id, reason):
-                    # A running job whose workflow is gone (terminated by an operator):
-                    # nothing will ever finish it, so settle it here.
-                    await transition(pool, job_id, cancelled_step(reason, note=NO_WORKFLOW))
+                workflow = await request_cancel(temporal, job_id, reason)
+                if workflow is not WorkflowState.RUNNING:
+                    # A running job whose workflow is gone or closed (an operator terminated
+                    # it, Temporal lost it): nothing will ever finish it, so settle it here,
+                    # children included, and the 202's promise holds at once.
+                    note = NO_WORKFLOW if workflow is WorkflowState.MISSING else CLOSED_WORKFLOW
+                    await transition(pool, job_id, cancelled_step(reason, note=note))
                 return await _entity(pool, job_id, project_id, account, status.HTTP_202_ACCEPTED)
         else:
             raise HTTPException(
@@ -96,6 +99,7 @@ async def _request_recorded(pool: Conn, job_id: str, reason: str | None) -> bool
 
 
 NO_WORKFLOW = "no workflow was running for this job"
+CLOSED_WORKFLOW = "the job's workflow had already closed"
 
 
 async def _entity(pool: Conn, job_id: str, project_id: str, account: str, code: int) -> Response:

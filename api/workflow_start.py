@@ -3,8 +3,9 @@
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
+from enum import StrEnum
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from db import jobs
@@ -43,26 +44,41 @@ async def launch(pool: Conn, job_id: str, start: Awaitable[None]) -> None:
         raise
 
 
-async def request_cancel(client: Client, job_id: str, reason: str | None) -> bool:
-    """Ask Temporal to cancel the job's workflow. False if no such workflow exists.
+class WorkflowState(StrEnum):
+    RUNNING = "running"
+    CLOSED = "closed"  # completed, failed, cancelled, terminated or timed out
+    MISSING = "missing"  # no such workflow (never started, or Temporal lost it)
 
-    Temporal answers OK even for a workflow that already finished, so this says nothing
-    about the job's outcome: Postgres does.
+
+async def request_cancel(
+    client: Client, job_id: str, reason: str | None, check_open: bool = True
+) -> WorkflowState:
+    """Ask Temporal to cancel the job's workflow, and say whether it is still running.
+
+    Temporal answers OK even for a workflow that already closed (an operator terminated
+    it, say), so a cancel alone cannot tell; `describe` (strongly consistent) can. Without
+    `check_open`, an accepted cancel reports RUNNING without asking.
     """
+    handle = client.get_workflow_handle(job_id)
     try:
         async with temporal_call():
-            await client.get_workflow_handle(job_id).cancel(reason=reason or "")
+            await handle.cancel(reason=reason or "")
+            if not check_open:
+                return WorkflowState.RUNNING
+            described = await handle.describe()
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            return False
+            return WorkflowState.MISSING
         raise
-    return True
+    if described.status == WorkflowExecutionStatus.RUNNING:
+        return WorkflowState.RUNNING
+    return WorkflowState.CLOSED
 
 
 async def cancel_quietly(client: Client, job_id: str, reason: str | None) -> None:
     """For a job already `cancelled` in Postgres: stopping its workflow is a courtesy (it
     would find the job not pending and end by itself), so an outage here is only logged."""
     try:
-        await request_cancel(client, job_id, reason)
+        await request_cancel(client, job_id, reason, check_open=False)
     except (RPCError, TemporalUnavailable) as err:
         log.warning("could not cancel workflow of cancelled job %s: %s", job_id, err)

@@ -21,6 +21,7 @@ from bench import (
     batch_scale,
     cancel_latency,
     cancel_pending,
+    convergence,
     get_job,
     job_creation,
     list_jobs,
@@ -42,6 +43,7 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     list_jobs,
     parse_throughput,
     rechunk,
+    convergence,
     batch_scale,
 )
 NAMES = [module.NAME for module in BENCHMARKS]

@@ -28,6 +28,8 @@ class Sizes:
     corpus_pages: int
     # rechunk throughput: pages of the parse result that is re-chunked
     rechunk_pages: int
+    # convergence loop: non-terminal jobs in Postgres
+    unsettled_jobs: int
     # batch scale
     batch_documents: int
     fanout_children: int
@@ -51,6 +53,7 @@ FULL = Sizes(
     corpus_docs=10,
     corpus_pages=20,
     rechunk_pages=2_000,
+    unsettled_jobs=100_000,
     batch_documents=10_000,
     fanout_children=300,
 )
@@ -73,6 +76,7 @@ QUICK = Sizes(
     corpus_docs=2,
     corpus_pages=3,
     rechunk_pages=20,
+    unsettled_jobs=1_000,
     batch_documents=20,
     fanout_children=20,
 )

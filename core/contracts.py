@@ -10,6 +10,8 @@ from core.enums import JobStatus
 
 PARSE_ERROR_TYPE = "ParseError"
 """ApplicationError type of a document that cannot be parsed: fails the job, never retried."""
+STORAGE_ERROR_TYPE = "StorageError"
+"""ApplicationError type of a stored file that could not be read: retried, with a bound."""
 
 
 @dataclass(frozen=True)

@@ -96,10 +96,12 @@ class Settings(BaseSettings):
     batch_max_concurrency: int = Field(default=100, ge=1, le=1000)
     batch_children_per_run: int = Field(default=500, ge=1, le=2000)
 
-    # The reconciler (in every worker) starts workflows for top-level jobs still `pending`
-    # this long after creation: their start was lost between the insert and the start.
+    # The convergence loop (in every worker) checks jobs still non-terminal this long after
+    # creation against their workflows, and starts or settles them (docket/reconciler.py).
     reconcile_after_seconds: float = Field(default=30.0, gt=0)
     reconcile_every_seconds: float = Field(default=15.0, gt=0)
+    # Non-terminal jobs checked against Temporal per round (least recently checked first).
+    reconcile_batch: int = Field(default=500, ge=1, le=10_000)
 
     log_level: str = "INFO"
     # text: human-readable lines; json: one JSON object per line, with job/correlation ids.

@@ -9,7 +9,6 @@ from typing import Any
 from core.enums import (
     CREATED_STEP,
     NON_TERMINAL_STATUSES,
-    JobOperationType,
     JobStatus,
     status_values,
 )
@@ -76,15 +75,6 @@ JOB_IN_PROJECT = f"SELECT {JOB_WITH_HISTORY} FROM jobs j WHERE j.id = $1 AND j.p
 STATUS_IN_PROJECT = "SELECT j.status FROM jobs j WHERE j.id = $1 AND j.project_id = $2"
 GET_STATUS_UNSCOPED = "SELECT status FROM jobs WHERE id = $1"
 
-# Top-level jobs still pending after a grace period: their workflow start was lost (a crash
-# between the insert and the start). Batch children are started by their batch instead.
-STALE_PENDING = """
-SELECT id, operation FROM jobs
-WHERE status = $3 AND parent_job_id IS NULL
-  AND created_at < clock_timestamp() - make_interval(secs => $1)
-ORDER BY created_at
-LIMIT $2
-"""
 APPEND_EVENT = """
 INSERT INTO job_events (job_id, step, status, details, duration_ms)
 VALUES ($1, $2, $3, $4::jsonb, $5)
@@ -154,13 +144,6 @@ async def fail_unstarted(conn: Conn, job_id: str, error: str) -> bool:
             with_children=True,
         ),
     )
-
-
-async def stale_pending(
-    conn: Conn, older_than_seconds: float, limit: int
-) -> list[tuple[str, JobOperationType]]:
-    rows = await conn.fetch(STALE_PENDING, older_than_seconds, limit, JobStatus.PENDING.value)
-    return [(row["id"], JobOperationType(row["operation"])) for row in rows]
 
 
 async def append_event(

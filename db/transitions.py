@@ -11,12 +11,15 @@ from core.enums import (
     CANCEL_REQUEST_FROM,
     CANCEL_REQUESTED_STEP,
     STEP_OF,
+    TERMINAL_STATUSES,
     JobStatus,
     sources_of,
     status_values,
 )
 from db.pool import Conn
 from db.sql import dumps
+
+TERMINAL = status_values(TERMINAL_STATUSES)
 
 TRANSITION = """
 WITH moved AS (
@@ -27,6 +30,10 @@ WITH moved AS (
         result = COALESCE($5::jsonb, result),
         error = COALESCE($6, error)
     WHERE (id = $1 OR ($10 AND parent_job_id = $1)) AND status = ANY($3::text[])
+      -- A child never starts once its parent's cancel was accepted or the parent ended.
+      AND NOT ($2 = 'running' AND EXISTS (
+          SELECT 1 FROM jobs p WHERE p.id = jobs.parent_job_id
+            AND (p.cancel_requested_at IS NOT NULL OR p.status = ANY($11::text[]))))
     RETURNING id, started_at
 ), event AS (
     INSERT INTO job_events (job_id, step, status, details, duration_ms)
@@ -41,12 +48,21 @@ SELECT count(*) FILTER (WHERE id = $1) FROM moved
 # Recorded once per job however many cancel requests arrive, and only while the job is
 # working. The mark is an UPDATE of the job row so that it and a concurrent success
 # (db/results.py STORE_AND_SUCCEED, db/batches.py) are ordered by the row lock: see
-# migration 0003. The dedupe key guards the event as well.
+# migration 0003. The dedupe key guards the event as well. In the same statement, the
+# job's children still pending are cancelled: once the cancel is accepted none of them
+# starts (and TRANSITION refuses to start a child of a marked parent).
 CANCEL_REQUESTED = """
 WITH marked AS (
     UPDATE jobs SET cancel_requested_at = clock_timestamp()
     WHERE id = $1 AND status = ANY($3::text[]) AND cancel_requested_at IS NULL
     RETURNING id
+), children AS (
+    UPDATE jobs c SET status = $6, completed_at = clock_timestamp()
+    FROM marked WHERE c.parent_job_id = marked.id AND c.status = ANY($7::text[])
+    RETURNING c.id
+), child_events AS (
+    INSERT INTO job_events (job_id, step, status, details)
+    SELECT id, $8, $9, $2::jsonb FROM children
 )
 INSERT INTO job_events (job_id, step, status, details, dedupe_key)
 SELECT id, $4, $5, $2::jsonb, 'cancel_requested' FROM marked
@@ -91,12 +107,14 @@ async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
         step.status.value,
         dumps(change.details),
         change.with_children,
+        TERMINAL,
     )
     return bool(moved)
 
 
 async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -> bool:
     """True if this call recorded the (single) `cancel_requested` event."""
+    cancelled = STEP_OF[JobStatus.CANCELLED]
     marked = await conn.fetchval(
         CANCEL_REQUESTED,
         job_id,
@@ -104,6 +122,10 @@ async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -
         status_values(CANCEL_REQUEST_FROM),
         CANCEL_REQUESTED_STEP.name,
         CANCEL_REQUESTED_STEP.status.value,
+        JobStatus.CANCELLED.value,
+        sources_of(JobStatus.CANCELLED, frozenset({JobStatus.PENDING})),
+        cancelled.name,
+        cancelled.status.value,
     )
     return marked is not None
 

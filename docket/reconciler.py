@@ -1,10 +1,22 @@
-"""The reconciler: no job stays `pending` forever because its workflow start was lost.
+"""The convergence loop: Postgres and Temporal never disagree for long.
 
-The API inserts the job row and then starts its workflow; a crash between the two leaves a
-row with no workflow. Every worker runs this loop: it finds top-level jobs still pending
-after `reconcile_after_seconds` and starts their workflows with workflow id = job id and
-the USE_EXISTING conflict policy, so a job that does have a running workflow is untouched
-and no job ever runs twice, however many workers reconcile at once.
+Every worker runs it. Each round takes the non-terminal jobs older than
+`reconcile_after_seconds`, least recently checked first (`reconcile_batch` of them, skipping
+rows another worker's loop holds), asks Temporal for each job's workflow (workflow id = job
+id; `describe` is strongly consistent) and settles the difference:
+
+- workflow running: nothing;
+- workflow missing, job pending or a running top-level job: start it (USE_EXISTING; the
+  start activity is a conditional transition, so nothing runs twice);
+- workflow missing, job a running child of a batch: `failed` (its batch cannot adopt it);
+- workflow missing or closed, and a cancel was accepted (202): `cancelled`;
+- workflow closed as cancelled: `cancelled`; closed otherwise (terminated, timed out,
+  failed, completed without settling the row): `failed`, with the cause as the error.
+Every settlement takes the job's non-terminal children with it, in the same statement.
+
+So every non-terminal job is looked at within ceil(non-terminal jobs / reconcile_batch)
+rounds of `reconcile_every_seconds`, and no job stays non-terminal forever, whatever an
+operator or a fault did to its workflow.
 
 (A composition root like docket/worker.py: it wires the data layer to the workflow
 starters, so it imports from the layers above the core.)
@@ -12,38 +24,108 @@ starters, so it imports from the layers above the core.)
 
 import asyncio
 import logging
+from collections import Counter
+from enum import StrEnum
 
 import asyncpg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
+from core.enums import JobStatus
 from core.settings import Settings
-from db import jobs
+from db import convergence
+from db.convergence import Unsettled
+from db.transitions import cancel_reason
 from workflows.client import start_job
 from workflows.registry import Registry
 
 log = logging.getLogger(__name__)
 
-BATCH_LIMIT = 500
+# Describe calls in flight at once: enough to hide the round trip, few enough not to load
+# the frontend.
+DESCRIBE_CONCURRENCY = 32
+
+CLOSED_BECAUSE = {
+    WorkflowExecutionStatus.TERMINATED: "the job's workflow was terminated",
+    WorkflowExecutionStatus.TIMED_OUT: "the job's workflow timed out",
+    WorkflowExecutionStatus.FAILED: "the job's workflow failed",
+    WorkflowExecutionStatus.COMPLETED: "the job's workflow completed without settling the job",
+    WorkflowExecutionStatus.CANCELED: "the job's workflow was cancelled",
+}
+LOST_CHILD = "its workflow was lost (Temporal no longer knows it); parse the document again"
+LOST = "its workflow was lost (Temporal no longer knows it)"
+
+
+class Action(StrEnum):
+    NOTHING = "nothing"
+    STARTED = "started"
+    SETTLED = "settled"
+
+
+class Convergence:
+    def __init__(
+        self, pool: asyncpg.Pool, client: Client, settings: Settings, registry: Registry
+    ) -> None:
+        self.pool, self.client, self.settings, self.registry = pool, client, settings, registry
+        self._slots = asyncio.Semaphore(DESCRIBE_CONCURRENCY)
+
+    async def round(self) -> Counter[Action]:
+        page = await convergence.next_to_check(
+            self.pool, self.settings.reconcile_after_seconds, self.settings.reconcile_batch
+        )
+        actions = await asyncio.gather(*(self._check(job) for job in page))
+        return Counter(actions)
+
+    async def _workflow_status(self, job_id: str) -> WorkflowExecutionStatus | None:
+        async with self._slots:
+            try:
+                described = await self.client.get_workflow_handle(job_id).describe()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    return None
+                raise
+        return described.status
+
+    async def _check(self, job: Unsettled) -> Action:
+        status = await self._workflow_status(job.job_id)
+        if status == WorkflowExecutionStatus.RUNNING:
+            return Action.NOTHING
+        if status is None and not job.cancel_requested:
+            if job.parent_job_id is not None:
+                return await self._settle(job, LOST_CHILD)
+            await start_job(self.client, self.settings, self.registry, job.job_id, job.operation)
+            log.warning("convergence started the workflow of %s job %s", job.status, job.job_id)
+            return Action.STARTED
+        return await self._settle(job, LOST if status is None else CLOSED_BECAUSE[status], status)
+
+    async def _settle(
+        self, job: Unsettled, cause: str, status: WorkflowExecutionStatus | None = None
+    ) -> Action:
+        cancelled = job.cancel_requested or status == WorkflowExecutionStatus.CANCELED
+        reason = await cancel_reason(self.pool, job.job_id) if cancelled else None
+        if await convergence.settle(self.pool, job.job_id, cancelled, reason, cause):
+            outcome = JobStatus.CANCELLED if cancelled else JobStatus.FAILED
+            log.warning("convergence settled job %s %s: %s", job.job_id, outcome, cause)
+            return Action.SETTLED
+        return Action.NOTHING  # it settled itself meanwhile
 
 
 async def reconcile_once(
     pool: asyncpg.Pool, client: Client, settings: Settings, registry: Registry
 ) -> int:
-    """Start the workflows of stale pending jobs; returns how many were (re)started."""
-    stale = await jobs.stale_pending(pool, settings.reconcile_after_seconds, BATCH_LIMIT)
-    for job_id, operation in stale:
-        await start_job(client, settings, registry, job_id, operation)
-        log.warning("reconciler started the workflow of pending job %s", job_id)
-    return len(stale)
+    """One round; returns how many jobs it started or settled."""
+    actions = await Convergence(pool, client, settings, registry).round()
+    return actions[Action.STARTED] + actions[Action.SETTLED]
 
 
 async def reconcile_forever(
     pool: asyncpg.Pool, client: Client, settings: Settings, registry: Registry
 ) -> None:
+    loop = Convergence(pool, client, settings, registry)
     while True:
         try:
-            await reconcile_once(pool, client, settings, registry)
+            await loop.round()
         except Exception:
             # An outage of Postgres or Temporal: try again next round, never die.
-            log.exception("reconciler round failed")
+            log.exception("convergence round failed")
         await asyncio.sleep(settings.reconcile_every_seconds)

@@ -140,6 +140,18 @@ async def api(
 
 
 @pytest.fixture
+async def tuned_api(
+    settings: Settings, pool: asyncpg.Pool, client: Client, worker: Worker
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The same worker, but batches started with a concurrency of 2 so some children wait."""
+    tuned = settings.model_copy(update={"batch_max_concurrency": 2})
+    app = create_app(tuned, AppState(tuned, pool, client, FileStorage(tuned.storage_dir)))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://docket.test") as http:
+        yield http
+
+
+@pytest.fixture
 async def headers(pool: asyncpg.Pool) -> dict[str, str]:
     """A fresh account and key for one test."""
     async with pool.acquire() as conn:

@@ -20,11 +20,12 @@ DB_RETRY = RetryPolicy(
 
 # A long document may take a while; the heartbeat timeout, not this, detects a dead worker.
 WORK_TIMEOUT = timedelta(hours=2)
-# A transient failure (a worker crash, a storage hiccup) is retried a few times; a document
-# that cannot be parsed is not retried at all.
+# A transient failure (a worker crash, a storage hiccup) is retried a few times (waits of
+# 1, 2 and 4 s), then the job fails with the last error; a document that cannot be parsed
+# is not retried at all.
 WORK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=5,
+    maximum_attempts=4,
     non_retryable_error_types=[PARSE_ERROR_TYPE],
 )

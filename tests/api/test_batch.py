@@ -1,12 +1,10 @@
 """Batch parse through the API with a real worker: fan-out, exact progress, cancellation."""
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from temporalio.client import Client
 
 from api.app import create_app
@@ -54,18 +52,6 @@ async def start_batch(
     api: httpx.AsyncClient, headers: dict[str, str], project: str, file_ids: list[str]
 ) -> dict[str, Any]:
     return await create_job(api, headers, project, "parse/batch", {"source_document_ids": file_ids})
-
-
-@pytest.fixture
-async def tuned_api(
-    settings: Settings, pool: asyncpg.Pool, client: Client, worker: object
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The same worker, but batches started with a concurrency of 2 so some children wait."""
-    tuned = settings.model_copy(update={"batch_max_concurrency": 2})
-    app = create_app(tuned, AppState(tuned, pool, client, FileStorage(tuned.storage_dir)))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://docket.test") as http:
-        yield http
 
 
 async def text_files(

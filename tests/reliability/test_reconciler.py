@@ -9,7 +9,7 @@ from temporalio.client import Client
 
 from core.ids import IdPrefix, new_id
 from core.settings import Settings
-from db import jobs
+from db import convergence, jobs
 from db.jobs import NewJob
 from docket.reconciler import reconcile_forever, reconcile_once
 from tests.helpers import upload, wait_status
@@ -39,7 +39,11 @@ async def test_reconciler_runs_orphaned_job_within_threshold(
     file = await upload(api, headers, project, "a.txt", b"orphaned but not lost", "text/plain")
     job_id = await orphan_job(pool, project, file["id"], age_s=0)
     quick = settings.model_copy(
-        update={"reconcile_after_seconds": 0.5, "reconcile_every_seconds": 0.2}
+        update={
+            "reconcile_after_seconds": 0.5,
+            "reconcile_every_seconds": 0.2,
+            "reconcile_batch": 10_000,
+        }
     )
     loop = asyncio.create_task(reconcile_forever(pool, client, quick, default_registry()))
     try:
@@ -65,7 +69,7 @@ async def test_reconciling_twice_never_runs_a_job_twice(
 ) -> None:
     file = await upload(api, headers, project, "b.txt", b"once only", "text/plain")
     job_id = await orphan_job(pool, project, file["id"], age_s=3600)
-    stale = settings.model_copy(update={"reconcile_after_seconds": 60})
+    stale = settings.model_copy(update={"reconcile_after_seconds": 60, "reconcile_batch": 10_000})
     # Several workers reconciling at the same moment.
     await asyncio.gather(
         *(reconcile_once(pool, client, stale, default_registry()) for _ in range(3))
@@ -87,6 +91,6 @@ async def test_young_and_child_jobs_are_left_alone(pool: asyncpg.Pool, project: 
     parent = await orphan_job(pool, project, "file_" + "0" * 32, age_s=0)
     child = await orphan_job(pool, project, "file_" + "0" * 32, age_s=3600)
     await pool.execute("UPDATE jobs SET parent_job_id = $2 WHERE id = $1", child, parent)
-    stale = [job_id for job_id, _ in await jobs.stale_pending(pool, 30, 10_000)]
+    stale = [job.job_id for job in await convergence.next_to_check(pool, 30, 10_000)]
     assert young not in stale  # still inside the grace period
     assert child not in stale  # its batch starts it, not the reconciler
