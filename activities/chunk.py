@@ -17,7 +17,9 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 
+from activities.cancels import CancelBoard
 from activities.heartbeat import heartbeating
+from activities.jobs import settle_cancelled
 from activities.parsing import Interrupted, chunk_pages, chunk_to_dict, page_from_dict
 from activities.results import store_result
 from core.contracts import JobRef, ResultOutcome
@@ -30,9 +32,12 @@ RECHUNK_STEP = "Rechunk"
 
 
 class ChunkActivities:
-    def __init__(self, pool: asyncpg.Pool, heartbeat_every: timedelta) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, heartbeat_every: timedelta, board: CancelBoard | None = None
+    ) -> None:
         self.pool = pool
         self.heartbeat_every = heartbeat_every
+        self.board = board or CancelBoard()
         # One chunking thread per worker process: chunking is pure Python, so more threads
         # would only contend for the GIL with the event loop.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-chunk")
@@ -49,14 +54,23 @@ class ChunkActivities:
 
         def work() -> tuple[int, list[dict[str, Any]], str]:
             # Decoding thousands of pages is CPU work too: on this thread, not the loop.
-            pages = [page_from_dict(page) for page in json.loads(item.pages_json)]
+            pages = []
+            for page in json.loads(item.pages_json):
+                if stop.is_set():
+                    raise Interrupted
+                pages.append(page_from_dict(page))
             chunks = [chunk_to_dict(c) for c in chunk_pages(pages, options, stop.is_set)]
             return len(pages), chunks, json.dumps(chunks)
 
         async with heartbeating(self.heartbeat_every):
             future = asyncio.get_running_loop().run_in_executor(self._thread, work)
             try:
-                page_count, chunks, chunks_json = await asyncio.shield(future)
+                with self.board.watch(ref.job_id, stop.set):
+                    page_count, chunks, chunks_json = await asyncio.shield(future)
+            except Interrupted:
+                # A cancel that came through Postgres (the board): the work has stopped.
+                await settle_cancelled(self.pool, ref.job_id)
+                return ResultOutcome(succeeded=False, cancelled=True)
             except asyncio.CancelledError:
                 # Acknowledge the cancel only once the thread has stopped (at its next block
                 # or chunk), so that `cancelled` means the work has stopped.

@@ -36,7 +36,6 @@ NAME = "cancel_running"
 BENCH = "cancel running job"
 TARGET_P50_MS = 150.0
 TARGET_RATIO = 1.3
-RECHUNK_PAGES = 10_000
 # A cancel takes well under a second; a job still running after this ignored it.
 SETTLE_DEADLINE = 30.0
 
@@ -141,8 +140,8 @@ async def measure(stack: DevStack, throttle_ms: int, sizes: Sizes) -> Runs:
         file_id = await api.upload(project, "big.pdf", big_pdf())
         runs = Runs(api, client, project, file_id, queue)
         async with sql(stack) as conn:
-            # A big parse result (10,000 pages) whose rechunk is still running when cancelled.
-            source = await insert_parse_result(conn, project, pages=RECHUNK_PAGES)
+            # A big parse result whose rechunk is still running when it is cancelled.
+            source = await insert_parse_result(conn, project, pages=sizes.cancel_rechunk_pages)
         rechunk = f"/v1/projects/{project}/parse/{source}/rechunk"
         for n in range(sizes.cancel_runs + sizes.warmup):
             sample = sizes.heartbeat_sample_s if n < sizes.heartbeat_samples else 0.0

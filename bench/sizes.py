@@ -28,6 +28,8 @@ class Sizes:
     corpus_pages: int
     # rechunk throughput: pages of the parse result that is re-chunked
     rechunk_pages: int
+    # cancel of a running rechunk: pages of the result it re-chunks
+    cancel_rechunk_pages: int
     # convergence loop: non-terminal jobs in Postgres
     unsettled_jobs: int
     # batch scale
@@ -53,6 +55,7 @@ FULL = Sizes(
     corpus_docs=10,
     corpus_pages=20,
     rechunk_pages=2_000,
+    cancel_rechunk_pages=10_000,
     unsettled_jobs=100_000,
     batch_documents=10_000,
     fanout_children=300,
@@ -76,6 +79,7 @@ QUICK = Sizes(
     corpus_docs=2,
     corpus_pages=3,
     rechunk_pages=20,
+    cancel_rechunk_pages=2_000,
     unsettled_jobs=1_000,
     batch_documents=20,
     fanout_children=20,

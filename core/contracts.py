@@ -50,6 +50,9 @@ class ResultOutcome:
     parse_result_id: str | None = None
     page_count: int = 0
     chunk_count: int = 0
+    # The work stopped on a cancel that reached it through Postgres, and the job is settled
+    # `cancelled` already; Temporal's own cancel of the workflow is on its way.
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)

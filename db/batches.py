@@ -11,7 +11,14 @@ from typing import Any
 
 import asyncpg
 
-from core.enums import CREATED_STEP, STEP_OF, FileStatus, JobStatus
+from core.enums import (
+    CREATED_STEP,
+    NON_TERMINAL_STATUSES,
+    STEP_OF,
+    FileStatus,
+    JobStatus,
+    sources_of,
+)
 from db.jobs import NOT_TERMINAL, NewJob, insert
 from db.pool import Conn, Connection
 from db.transitions import Transition, cancel_reason, transition
@@ -35,10 +42,11 @@ WHERE parent_job_id = $1 AND status = $4 AND id > $2
 ORDER BY id LIMIT $3
 """
 
-CANCEL_PENDING = """
+# A batch's children in states $4 → $3 (with its history event), in one statement.
+SETTLE_CHILDREN = """
 WITH moved AS (
-    UPDATE jobs SET status = $3, completed_at = clock_timestamp()
-    WHERE parent_job_id = $1 AND status = $4
+    UPDATE jobs SET status = $3, completed_at = clock_timestamp(), error = COALESCE($7, error)
+    WHERE parent_job_id = $1 AND status = ANY($4::text[])
     RETURNING id
 ), events AS (
     INSERT INTO job_events (job_id, step, status, details)
@@ -46,6 +54,10 @@ WITH moved AS (
 )
 SELECT count(*) FROM moved
 """
+# A batch finishes once every child it started has ended; a child still unfinished then is
+# one it no longer tracks (its workflow was lost with Temporal's state): failed, so that a
+# finished batch never reports pending children.
+STRAY_CHILD = "the batch finished without it: its workflow was lost"
 
 COUNTS = f"""
 SELECT count(*) AS total,
@@ -85,22 +97,37 @@ async def next_pending(conn: Conn, batch_id: str, after: str, limit: int) -> lis
     return [row["id"] for row in rows]
 
 
-async def cancel_pending_children(conn: Conn, batch_id: str) -> int:
-    """Pending children become `cancelled` at once: they will never start."""
-    details = json.dumps({"reason": "batch cancelled", "batch_job_id": batch_id})
-    step = STEP_OF[JobStatus.CANCELLED]
+async def settle_children(
+    conn: Conn,
+    batch_id: str,
+    to: JobStatus,
+    only_from: frozenset[JobStatus],
+    details: dict[str, str],
+    error: str | None = None,
+) -> int:
+    step = STEP_OF[to]
     moved: int = await conn.fetchval(
-        CANCEL_PENDING,
+        SETTLE_CHILDREN,
         batch_id,
-        details,
-        JobStatus.CANCELLED.value,
-        JobStatus.PENDING.value,
+        json.dumps({**details, "batch_job_id": batch_id}),
+        to.value,
+        sources_of(to, only_from),
         step.name,
         step.status.value,
+        error,
     )
     return moved
 
 
+async def cancel_pending_children(conn: Conn, batch_id: str) -> int:
+    """Pending children become `cancelled` at once: they will never start."""
+    pending = frozenset({JobStatus.PENDING})
+    return await settle_children(
+        conn, batch_id, JobStatus.CANCELLED, pending, {"reason": "batch cancelled"}
+    )
+
+
+NON_TERMINAL = NON_TERMINAL_STATUSES
 # Locks the batch row; true if a cancel was accepted for it.
 LOCK_FOR_FINISH = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = $1 FOR UPDATE"
 
@@ -131,6 +158,19 @@ async def finish(
     async with pool.acquire() as connection, connection.transaction():
         if await connection.fetchval(LOCK_FOR_FINISH, batch_id) and not cancelled:
             cancelled, reason = True, await cancel_reason(connection, batch_id)
+        if cancelled:
+            await settle_children(
+                connection, batch_id, JobStatus.CANCELLED, NON_TERMINAL, {"reason": reason or ""}
+            )
+        else:
+            await settle_children(
+                connection,
+                batch_id,
+                JobStatus.FAILED,
+                NON_TERMINAL,
+                {"note": STRAY_CHILD},
+                STRAY_CHILD,
+            )
         tally = await counts(connection, batch_id)
         target = JobStatus.CANCELLED if cancelled else final_status(tally)
         summary = {k: tally[k] for k in ("total", "succeeded", "failed", "cancelled")}

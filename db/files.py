@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.enums import FileStatus
 from db.accounts import Key, ProjectGate, Verdict
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
@@ -32,7 +33,7 @@ SELECT f.id, f.filename, f.mime_type, f.storage_key, f.status, f.size_bytes
 FROM files f WHERE f.id = $1 AND f.project_id = $2
 """
 DELETE_FILE = f"""
-UPDATE files f SET status = 'deleted' WHERE f.id = $1 AND {IN_ACCOUNT}
+UPDATE files f SET status = $4 WHERE f.id = $1 AND {IN_ACCOUNT}
 RETURNING {FILE_JSON}
 """
 LISTING = Listing.of("files", "f", FILE_JSON, filename="text")
@@ -44,8 +45,11 @@ class FileRow:
     filename: str
     mime_type: str
     storage_key: str
-    status: str
+    status: FileStatus
     size_bytes: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", FileStatus(self.status))
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,9 @@ async def get_row_unscoped(conn: Conn, file_id: str, project_id: str) -> FileRow
 
 
 async def soft_delete(conn: Conn, file_id: str, project_id: str, account_id: str) -> str | None:
-    body: str | None = await conn.fetchval(DELETE_FILE, file_id, project_id, account_id)
+    body: str | None = await conn.fetchval(
+        DELETE_FILE, file_id, project_id, account_id, FileStatus.DELETED.value
+    )
     return body
 
 
@@ -88,7 +94,7 @@ def _filters(project_id: str, f: FileFilters) -> Filters:
     where = Filters.start()
     where.add("f.project_id = {}", project_id)
     if not f.include_deleted:
-        where.add("f.status <> {}", "deleted")
+        where.add("f.status <> {}", FileStatus.DELETED.value)
     if f.ids:
         where.add("f.id = ANY({}::text[])", f.ids)
     if f.created_at_start is not None:

@@ -16,6 +16,7 @@ from core.enums import (
     sources_of,
     status_values,
 )
+from db.notify import Channel
 from db.pool import Conn
 from db.sql import dumps
 
@@ -49,8 +50,10 @@ SELECT count(*) FILTER (WHERE id = $1) FROM moved
 # working. The mark is an UPDATE of the job row so that it and a concurrent success
 # (db/results.py STORE_AND_SUCCEED, db/batches.py) are ordered by the row lock: see
 # migration 0003. The dedupe key guards the event as well. In the same statement, the
-# job's children still pending are cancelled: once the cancel is accepted none of them
-# starts (and TRANSITION refuses to start a child of a marked parent).
+# job's children still pending are cancelled (once the cancel is accepted none of them
+# starts, and TRANSITION refuses to start a child of a marked parent), its running children
+# are marked too, and the workers are told at commit (NOTIFY, db/notify.py): the one
+# running the work stops it at its next unit, long before Temporal's heartbeat would.
 CANCEL_REQUESTED = """
 WITH marked AS (
     UPDATE jobs SET cancel_requested_at = clock_timestamp()
@@ -63,11 +66,22 @@ WITH marked AS (
 ), child_events AS (
     INSERT INTO job_events (job_id, step, status, details)
     SELECT id, $8, $9, $2::jsonb FROM children
+), working_children AS (
+    UPDATE jobs c SET cancel_requested_at = clock_timestamp()
+    FROM marked WHERE c.parent_job_id = marked.id AND c.status = ANY($3::text[])
+      AND c.cancel_requested_at IS NULL
+    RETURNING c.id
+), notified AS (
+    SELECT pg_notify($10, t.id) FROM (
+        SELECT id FROM marked UNION ALL SELECT id FROM working_children
+    ) AS t
+), event AS (
+    INSERT INTO job_events (job_id, step, status, details, dedupe_key)
+    SELECT id, $4, $5, $2::jsonb, 'cancel_requested' FROM marked
+    ON CONFLICT (job_id, dedupe_key) DO NOTHING
+    RETURNING id
 )
-INSERT INTO job_events (job_id, step, status, details, dedupe_key)
-SELECT id, $4, $5, $2::jsonb, 'cancel_requested' FROM marked
-ON CONFLICT (job_id, dedupe_key) DO NOTHING
-RETURNING id
+SELECT (SELECT id FROM event), (SELECT count(*) FROM notified)
 """
 CANCEL_REASON = """
 SELECT details->>'reason' FROM job_events
@@ -115,7 +129,7 @@ async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
 async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -> bool:
     """True if this call recorded the (single) `cancel_requested` event."""
     cancelled = STEP_OF[JobStatus.CANCELLED]
-    marked = await conn.fetchval(
+    row = await conn.fetchrow(
         CANCEL_REQUESTED,
         job_id,
         dumps({"reason": reason}),
@@ -126,10 +140,19 @@ async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -
         sources_of(JobStatus.CANCELLED, frozenset({JobStatus.PENDING})),
         cancelled.name,
         cancelled.status.value,
+        Channel.CANCEL.value,
     )
-    return marked is not None
+    return row is not None and row[0] is not None
 
 
 async def cancel_reason(conn: Conn, job_id: str) -> str | None:
     reason: str | None = await conn.fetchval(CANCEL_REASON, job_id)
     return reason
+
+
+CANCEL_MARKED = "SELECT id FROM jobs WHERE id = ANY($1::text[]) AND cancel_requested_at IS NOT NULL"
+
+
+async def cancel_marked(conn: Conn, job_ids: list[str]) -> list[str]:
+    """Which of these jobs have an accepted cancel (a listener catching up after a drop)."""
+    return [row["id"] for row in await conn.fetch(CANCEL_MARKED, job_ids)]

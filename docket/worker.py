@@ -13,13 +13,16 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.batches import BatchActivities
+from activities.cancels import CancelBoard
 from activities.chunk import ChunkActivities
 from activities.jobs import JobActivities
 from activities.parse import ParseActivities
 from core.settings import Settings
 from core.storage import FileStorage
 from core.temporal import connect
-from db.pool import create_pool
+from db.notify import Channel, Listener
+from db.pool import create_pool, require_database_url
+from db.transitions import cancel_marked
 from docket.health import heartbeat
 from docket.reconciler import reconcile_forever
 from workflows.registry import Registry, default_registry
@@ -56,16 +59,31 @@ def build_worker(
     )
 
 
-def job_activities(pool: Any, settings: Settings) -> list[Any]:
-    """Every activity the kernel's workflows call, bound to one pool."""
+def job_activities(pool: Any, settings: Settings, board: CancelBoard | None = None) -> list[Any]:
+    """Every activity the kernel's workflows call, bound to one pool; work activities watch
+    `board` for cancels that arrive through Postgres."""
     storage = FileStorage(settings.storage_dir)
     every = settings.heartbeat_throttle
+    board = board or CancelBoard()
     return [
         *JobActivities(pool).all(),
         *ParseActivities(pool, storage, every).all(),
-        *ChunkActivities(pool, every).all(),
+        *ChunkActivities(pool, every, board).all(),
         *BatchActivities(pool).all(),
     ]
+
+
+def cancel_listener(pool: Any, settings: Settings, board: CancelBoard) -> Listener:
+    """The worker's LISTEN connection for cancels. After a (re)connect it re-reads the
+    cancel marks of the jobs this worker is running: a notification missed while the
+    connection was down costs a round trip, never a lost cancel."""
+
+    async def catch_up() -> None:
+        for job_id in await cancel_marked(pool, board.running()):
+            board.cancel(job_id)
+
+    dsn = require_database_url(settings)
+    return Listener(dsn, {Channel.CANCEL: board.cancel}, on_connect=catch_up)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -77,7 +95,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     handled: list[signal.Signals] = []
     try:
         client = await connect(settings)
-        worker = build_worker(client, settings, job_activities(pool, settings))
+        board = CancelBoard()
+        worker = build_worker(client, settings, job_activities(pool, settings, board))
         if stop is None:
             stop = asyncio.Event()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,12 +112,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             reconciler = asyncio.create_task(
                 reconcile_forever(pool, client, settings, default_registry())
             )
+            listener = asyncio.create_task(cancel_listener(pool, settings, board).run())
             try:
                 await stop.wait()
             finally:
                 reconciler.cancel()
+                listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reconciler
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             log.info(
                 "worker shutting down (graceful timeout %ss)",
                 settings.worker_graceful_shutdown_seconds,

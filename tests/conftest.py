@@ -20,12 +20,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.cancels import CancelBoard
 from api.app import create_app
 from api.deps import AppState
 from core.settings import Settings, get_settings
 from core.storage import FileStorage
 from db.accounts import create_key
 from db.migrate import migrate
+from db.notify import Listener
 from db.pool import SERVER_SETTINGS
 from docket.embedded import (
     EmbeddedPostgres,
@@ -33,7 +35,7 @@ from docket.embedded import (
     temporal_cli_path,
     temporal_test_server_path,
 )
-from docket.worker import build_worker, job_activities
+from docket.worker import build_worker, cancel_listener, job_activities
 
 
 @contextlib.contextmanager
@@ -120,8 +122,29 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def worker(client: Client, settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Worker]:
-    running = build_worker(client, settings, job_activities(pool, settings))
+def board() -> CancelBoard:
+    return CancelBoard()
+
+
+@pytest.fixture(scope="session")
+async def listener(
+    pool: asyncpg.Pool, settings: Settings, board: CancelBoard
+) -> AsyncIterator[Listener]:
+    """The worker's LISTEN connection for cancels (as `docket worker` runs it)."""
+    listening = cancel_listener(pool, settings, board)
+    task = asyncio.create_task(listening.run())
+    await asyncio.wait_for(listening.connected.wait(), timeout=30)
+    yield listening
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    client: Client, settings: Settings, pool: asyncpg.Pool, board: CancelBoard, listener: Listener
+) -> AsyncIterator[Worker]:
+    running = build_worker(client, settings, job_activities(pool, settings, board))
     task = asyncio.create_task(running.run())
     yield running
     await running.shutdown()

@@ -10,6 +10,8 @@ means the work has really stopped, then record `cancelled` and re-raise so the e
 ends CANCELED in Temporal too.
 """
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
@@ -24,6 +26,10 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import CancelJobInput, FailJobInput, JobInput, JobRef, ResultOutcome
     from workflows.policies import DB_ACTIVITY_TIMEOUT, DB_RETRY, WORK_RETRY, WORK_TIMEOUT
 
+# How long a job cancelled through Postgres waits for Temporal's cancel (sent by the API
+# right after the same commit) before its workflow simply completes.
+CANCEL_ARRIVAL = timedelta(minutes=1)
+
 # A work activity: a bound method of an activity class taking the job's ref.
 WorkActivity = Callable[[Any, JobRef], Awaitable[ResultOutcome]]
 
@@ -32,6 +38,7 @@ class JobOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     NOT_STARTED = "not_started"  # cancelled (or finished) before it could start
     SUPERSEDED = "superseded"  # the job left `running` while we worked; nothing stored
+    CANCELLED = "cancelled"  # cancelled through Postgres; Temporal's cancel never came
 
 
 async def run_job(inp: JobInput, work: WorkActivity, what: str) -> JobOutcome:
@@ -64,6 +71,12 @@ async def run_job(inp: JobInput, work: WorkActivity, what: str) -> JobOutcome:
             await _record_failed(inp.job_id, message)
             raise ApplicationError(message, non_retryable=True) from err
         raise
+    if outcome.cancelled:
+        # Settled `cancelled` through Postgres already (the fast path); end CANCELED in
+        # Temporal too once its own cancel arrives (raised here), or give up waiting.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(lambda: False, timeout=CANCEL_ARRIVAL)
+        return JobOutcome.CANCELLED
     return JobOutcome.SUCCEEDED if outcome.succeeded else JobOutcome.SUPERSEDED
 
 

@@ -54,6 +54,18 @@ async def start_batch(
     return await create_job(api, headers, project, "parse/batch", {"source_document_ids": file_ids})
 
 
+async def pdf_batch(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, pages: int, count: int
+) -> dict[str, Any]:
+    """A batch of `count` copies of a `pages`-page PDF (seconds each to parse), started."""
+    pdf = make_pdf(pages=pages, lines_per_page=30)
+    ids = [
+        (await upload(api, headers, project, f"p{n}.pdf", pdf, "application/pdf"))["id"]
+        for n in range(count)
+    ]
+    return await start_batch(api, headers, project, ids)
+
+
 async def text_files(
     api: httpx.AsyncClient, headers: dict[str, str], project: str, count: int
 ) -> list[str]:
@@ -107,12 +119,7 @@ async def test_mixed_outcomes_end_partially_succeeded(
 async def test_cancel_running_batch_settles_every_child(
     tuned_api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
 ) -> None:
-    pdf = make_pdf(pages=2000, lines_per_page=30)
-    ids = [
-        (await upload(tuned_api, headers, project, f"p{n}.pdf", pdf, "application/pdf"))["id"]
-        for n in range(6)
-    ]
-    batch = await start_batch(tuned_api, headers, project, ids)
+    batch = await pdf_batch(tuned_api, headers, project, pages=2000, count=6)
     running = await eventually(
         lambda: get_job(tuned_api, headers, project, batch["id"]),
         lambda job: sum(c["status"] == "running" for c in job["progress"]["child_jobs"]) == 2,

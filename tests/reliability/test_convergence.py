@@ -3,20 +3,26 @@ fault for real — a workflow terminated through the Temporal client, a director
 a stored blob, a job row whose workflow Temporal does not know — and asserts the job ends in
 the right terminal state within a deadline, with `progress` adding up and `pending = 0`."""
 
-import asyncio
 import shutil
-from typing import Any
+import uuid
+from pathlib import Path
 
 import asyncpg
 import httpx
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
+from api.deps import AppState
 from core.settings import Settings
 from core.storage import FileStorage
+from docket.embedded import find_free_port, temporal_cli_path
 from docket.reconciler import reconcile_once
-from tests.api.test_batch import check_progress, start_batch, watch
+from docket.worker import build_worker, job_activities
+from tests.api.test_batch import check_progress, pdf_batch, start_batch, watch
+from tests.api.test_cancel import start_parse
 from tests.documents import make_pdf
-from tests.helpers import create_job, get_job, upload, wait_status
+from tests.helpers import create_job, eventually, get_job, upload, wait_status
 from workflows.registry import default_registry
 
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
@@ -33,7 +39,7 @@ async def running_parse(
     api: httpx.AsyncClient, headers: dict[str, str], project: str, pdf: bytes
 ) -> str:
     file = await upload(api, headers, project, "big.pdf", pdf, "application/pdf")
-    job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
+    job = await start_parse(api, headers, project, file["id"])
     await wait_status(api, headers, project, str(job["id"]), {"running"})
     return str(job["id"])
 
@@ -58,12 +64,7 @@ async def test_cancel_of_a_terminated_batch_settles_every_child(
     tuned_api: httpx.AsyncClient, headers: dict[str, str], project: str, client: Client
 ) -> None:
     """Fault 1 for a batch: its children stayed `pending` (287 of them) after the 202."""
-    pdf = make_pdf(pages=1500, lines_per_page=30)
-    ids = [
-        (await upload(tuned_api, headers, project, f"p{n}.pdf", pdf, "application/pdf"))["id"]
-        for n in range(6)
-    ]
-    batch = await start_batch(tuned_api, headers, project, ids)
+    batch = await pdf_batch(tuned_api, headers, project, pages=1500, count=6)
     batch_id = str(batch["id"])
     await wait_status(tuned_api, headers, project, batch_id, {"running"})
     await client.get_workflow_handle(batch_id).terminate(reason="operator")
@@ -93,56 +94,69 @@ async def test_a_terminated_workflow_fails_its_job_with_the_cause(
     assert done["error"] == "the job's workflow was terminated"
 
 
-async def test_running_jobs_whose_workflows_temporal_lost_are_restarted(
+async def test_a_batch_converges_after_temporal_loses_its_database(
     api: httpx.AsyncClient,
     headers: dict[str, str],
     project: str,
     pool: asyncpg.Pool,
-    client: Client,
     settings: Settings,
+    server_tmp: Path,
 ) -> None:
-    """Fault 2: Temporal lost its state (its database deleted): rows say `running`, and no
-    workflow exists. Made real here by removing the executions from Temporal itself."""
-    file = await upload(api, headers, project, "a.txt", b"some words to parse", "text/plain")
-    job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
-    job_id = str(job["id"])
-    await wait_status(api, headers, project, job_id, {"succeeded"})
-    # The state a lost Temporal database leaves: the row running, the workflow unknown.
-    await pool.execute(
-        "UPDATE jobs SET status = 'running', completed_at = NULL, result = NULL WHERE id = $1",
-        job_id,
+    """Fault 2: with a batch in flight, the Temporal dev server is stopped, its SQLite file
+    deleted, and it is started again on the same port: the batch used to stay `running`
+    with its children `pending` forever. Now the loop starts the batch again, the child
+    whose workflow was lost fails with a clear error, and the rest run to the end."""
+    db_file, port = server_tmp / "temporal.sqlite", find_free_port()
+    tuned = quick(settings).model_copy(
+        update={
+            "task_queue": f"lost-{uuid.uuid4().hex}",
+            "batch_max_concurrency": 1,
+            "worker_graceful_shutdown_seconds": 0,
+        }
     )
-    await pool.execute("DELETE FROM parse_results WHERE job_id = $1", job_id)
-    await client.workflow_service.delete_workflow_execution(delete_request(client, job_id))
-    await wait_gone(client, job_id)
-    assert await reconcile_once(pool, client, quick(settings), default_registry()) >= 1
-    done = await wait_status(api, headers, project, job_id, TERMINAL)
-    assert done["status"] == "succeeded", done
+    pdf = make_pdf(pages=600, lines_per_page=30)
+    ids = [
+        (await upload(api, headers, project, f"l{n}.pdf", pdf, "application/pdf"))["id"]
+        for n in range(4)
+    ]
+    first = await dev_server(db_file, port)
+    try:
+        state = AppState(tuned, pool, first.client, FileStorage(tuned.storage_dir))
+        transport = httpx.ASGITransport(app=create_app(tuned, state))
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://t") as http,
+            build_worker(first.client, tuned, job_activities(pool, tuned)),
+        ):
+            batch = await start_batch(http, headers, project, ids)
+            batch_id = str(batch["id"])
+            await eventually(
+                lambda: get_job(api, headers, project, batch_id),
+                lambda job: any(c["status"] == "running" for c in job["progress"]["child_jobs"]),
+            )
+    finally:
+        await first.shutdown()
+    db_file.unlink()
+    second = await dev_server(db_file, port)
+    try:
+        async with build_worker(second.client, tuned, job_activities(pool, tuned)):
+            assert await reconcile_once(pool, second.client, tuned, default_registry()) >= 1
+            done = await watch(api, headers, project, batch_id, TERMINAL, within=90)
+    finally:
+        await second.shutdown()
+    progress = check_progress(done)["progress"]
+    assert done["status"] == "partially_succeeded", done
+    assert progress["pending"] == 0 and progress["succeeded"] == 3 and progress["failed"] == 1
+    lost = [c for c in progress["child_jobs"] if c["status"] == "failed"]
+    assert "its workflow was lost" in lost[0]["error"]
 
 
-def delete_request(client: Client, workflow_id: str) -> Any:
-    from temporalio.api.common.v1 import WorkflowExecution
-    from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-
-    return DeleteWorkflowExecutionRequest(
-        namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+async def dev_server(db_file: Path, port: int) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path(),
+        dev_server_database_filename=str(db_file),
+        port=port,
+        ui=False,
     )
-
-
-async def wait_gone(client: Client, workflow_id: str, within: float = 30) -> None:
-    from temporalio.service import RPCError, RPCStatusCode
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        try:
-            await client.get_workflow_handle(workflow_id).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return
-            raise
-        assert loop.time() < deadline, f"{workflow_id} was never deleted"
-        await asyncio.sleep(0.05)
 
 
 async def test_an_unreadable_blob_fails_the_job_after_bounded_retries(
@@ -169,12 +183,7 @@ async def test_no_child_starts_after_a_batch_cancel_was_accepted(
     tuned_api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
 ) -> None:
     """Fault 9: a child started 92 ms after the batch's 202 (and succeeded)."""
-    pdf = make_pdf(pages=300, lines_per_page=30)
-    ids = [
-        (await upload(tuned_api, headers, project, f"q{n}.pdf", pdf, "application/pdf"))["id"]
-        for n in range(12)
-    ]
-    batch = await start_batch(tuned_api, headers, project, ids)
+    batch = await pdf_batch(tuned_api, headers, project, pages=300, count=12)
     batch_id = str(batch["id"])
     await wait_status(tuned_api, headers, project, batch_id, {"running"})
     url = f"/v1/projects/{project}/jobs/{batch_id}/cancel"
