@@ -106,7 +106,7 @@ async def test_a_batch_converges_after_temporal_loses_its_database(
     deleted, and it is started again on the same port: the batch used to stay `running`
     with its children `pending` forever. Now the loop starts the batch again, the child
     whose workflow was lost fails with a clear error, and the rest run to the end."""
-    db_file, port = server_tmp / "temporal.sqlite", find_free_port()
+    db_file, port = server_tmp / "temporal.sqlite", find_free_port(0)
     tuned = quick(settings).model_copy(
         update={
             "task_queue": f"lost-{uuid.uuid4().hex}",
