@@ -16,6 +16,7 @@ from activities.batches import BatchActivities
 from activities.chunk import ChunkActivities
 from activities.jobs import JobActivities
 from activities.parse import ParseActivities
+from activities.vector_store import VectorStoreActivities
 from core.settings import Settings
 from core.storage import FileStorage
 from core.temporal import connect
@@ -65,6 +66,7 @@ def job_activities(pool: Any, settings: Settings) -> list[Any]:
         *ParseActivities(pool, storage, every).all(),
         *ChunkActivities(pool, every).all(),
         *BatchActivities(pool).all(),
+        *VectorStoreActivities(pool, settings).all(),
     ]
 
 
