@@ -5,8 +5,8 @@ The real way this happens on a server that has pgvector installed: the migrating
 not a superuser, and pgvector is not a trusted extension (its control file), so
 `CREATE EXTENSION vector` is refused exactly as on a server without it."""
 
+import asyncio
 import os
-import subprocess
 import sys
 import uuid
 
@@ -25,16 +25,19 @@ async def test_migrate_stops_naming_the_extension(postgres: str) -> None:
         await admin.close()
     url = postgres.replace("postgres@", f"{role}@").rsplit("/", 1)[0] + f"/{role}"
 
-    run = subprocess.run(
-        [sys.executable, "-m", "docket", "migrate"],
+    run = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "docket",
+        "migrate",
         env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
+    _, err = await asyncio.wait_for(run.communicate(), timeout=60)
+    stderr = err.decode()
     assert run.returncode != 0
-    assert 'extension "vector" (pgvector)' in run.stderr, run.stderr[-2000:]
+    assert 'extension "vector" (pgvector)' in stderr, stderr[-2000:]
 
     conn = await asyncpg.connect(url, server_settings=SERVER_SETTINGS)
     try:
