@@ -20,7 +20,7 @@ from core.settings import Settings
 from workflows.batch import BatchParseWorkflow
 from workflows.chunk import ChunkWorkflow
 from workflows.parse import ParseWorkflow
-from workflows.vector_store import VectorStoreWorkflow
+from workflows.vector_store import IndexResultWorkflow, VectorStoreWorkflow
 
 
 def single_job_input(settings: Settings, job_id: str) -> JobInput:
@@ -103,6 +103,7 @@ def default_registry() -> Registry:
                 VectorStoreWorkflow,
                 VectorStoreWorkflow.run,
                 batch_input,
+                child_workflows=(IndexResultWorkflow,),
             ),
         ]
     )

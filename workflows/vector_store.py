@@ -17,8 +17,17 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
-from temporalio.workflow import ActivityCancellationType
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
+from temporalio.workflow import (
+    ActivityCancellationType,
+    ChildWorkflowCancellationType,
+    ParentClosePolicy,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.batches import BatchActivities
@@ -43,6 +52,33 @@ Result = TypeVar("Result")
 CONCURRENT_RESULTS = 2
 # Child ids fetched per activity call (ids only: a small payload).
 CHILD_PAGE = 500
+# The child's heartbeat timeout when its memo has none (Settings' default).
+HEARTBEAT_DEFAULT_SECONDS = 10.0
+
+
+@workflow.defn
+class IndexResultWorkflow:
+    """One child of a vector_store job: index one parse result (its job id = workflow id)."""
+
+    @workflow.run
+    async def run(self, ref: JobRef) -> None:
+        memo = workflow.memo_value("heartbeat_timeout_seconds", HEARTBEAT_DEFAULT_SECONDS)
+        try:
+            await workflow.execute_activity_method(
+                VectorStoreActivities.index_result,
+                ref,
+                start_to_close_timeout=WORK_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=float(memo)),
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                retry_policy=WORK_RETRY,
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            await _db(VectorStoreActivities.fail_result, FailJobInput(ref.job_id, message))
+            raise ApplicationError(message, non_retryable=True) from err
 
 
 @workflow.defn
@@ -88,19 +124,18 @@ class VectorStoreWorkflow:
 
     async def _index(self, child_id: str, inp: BatchInput) -> None:
         try:
-            await workflow.execute_activity_method(
-                VectorStoreActivities.index_result,
+            await workflow.execute_child_workflow(
+                IndexResultWorkflow.run,
                 JobRef(child_id),
-                start_to_close_timeout=WORK_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_seconds),
-                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                retry_policy=WORK_RETRY,
+                id=child_id,
+                # A workflow per child (id = its job id), so that the convergence loop and
+                # the cancel endpoint find a running child's execution like a batch child's.
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+                memo={"heartbeat_timeout_seconds": inp.heartbeat_timeout_seconds},
             )
-        except ActivityError as err:
-            if not is_cancelled_exception(err):
-                cause = err.cause
-                message = cause.message if isinstance(cause, ApplicationError) else str(err)
-                await _db(VectorStoreActivities.fail_result, FailJobInput(child_id, message))
+        except (ChildWorkflowError, asyncio.CancelledError):
+            pass  # the child's own row says failed or cancelled
         finally:
             del self._in_flight[child_id]
 
