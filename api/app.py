@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.deps import AppState, PoolDep
-from api.routers import chunk, files, jobs, parse, projects
+from api.routers import chunk, files, jobs, parse, projects, vector_stores
 from core.settings import Settings
 from core.storage import FileStorage
 from core.temporal import connect
@@ -71,6 +71,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
     for router in (projects.router, files.router, parse.router, chunk.router, jobs.router):
         app.include_router(router)
+    app.include_router(vector_stores.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request, pool: PoolDep) -> Response:

@@ -27,6 +27,8 @@ from bench import (
     list_jobs,
     parse_throughput,
     rechunk,
+    vector_indexing,
+    vector_search,
 )
 from bench.report import RESULTS_DIR, machine, results_path, write
 from bench.sizes import FULL, QUICK, Sizes
@@ -44,6 +46,8 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     parse_throughput,
     rechunk,
     convergence,
+    vector_search,
+    vector_indexing,
     batch_scale,
 )
 NAMES = [module.NAME for module in BENCHMARKS]

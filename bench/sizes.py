@@ -35,6 +35,10 @@ class Sizes:
     # batch scale
     batch_documents: int
     fanout_children: int
+    # vector stores: chunks in the searched store, recall queries, chunks indexed by a job
+    vector_chunks: int = 300
+    recall_queries: int = 5
+    index_chunks: int = 300
 
 
 FULL = Sizes(
@@ -59,6 +63,9 @@ FULL = Sizes(
     unsettled_jobs=100_000,
     batch_documents=10_000,
     fanout_children=300,
+    vector_chunks=100_000,
+    recall_queries=1_000,
+    index_chunks=20_000,
 )
 
 QUICK = Sizes(

@@ -11,6 +11,7 @@ class IdPrefix(StrEnum):
     FILE = "file"
     JOB = "job"
     PARSE_RESULT = "pres"
+    VECTOR_STORE = "vs"
 
 
 def new_id(prefix: IdPrefix) -> str:

@@ -71,3 +71,11 @@ class RechunkParameters(Parameters):
     """`parameters` of a chunk job: how to re-chunk the stored pages of a parse result."""
 
     chunking_options: ChunkingOptions
+
+
+class VectorStoreParameters(Parameters):
+    """`parameters` of a vector_store job: the store its children (one per parse result)
+    index into, and the metadata stored with every chunk (matched by search filters)."""
+
+    vector_store_id: str
+    metadata: dict[str, Any] = Field(default_factory=dict)

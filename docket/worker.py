@@ -17,6 +17,7 @@ from activities.cancels import CancelBoard
 from activities.chunk import ChunkActivities
 from activities.jobs import JobActivities
 from activities.parse import ParseActivities
+from activities.vector_store import VectorStoreActivities
 from core.settings import Settings
 from core.storage import FileStorage
 from core.temporal import connect
@@ -70,6 +71,7 @@ def job_activities(pool: Any, settings: Settings, board: CancelBoard | None = No
         *ParseActivities(pool, storage, every).all(),
         *ChunkActivities(pool, every, board).all(),
         *BatchActivities(pool).all(),
+        *VectorStoreActivities(pool, settings).all(),
     ]
 
 

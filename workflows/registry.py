@@ -20,6 +20,7 @@ from core.settings import Settings
 from workflows.batch import BatchParseWorkflow
 from workflows.chunk import ChunkWorkflow
 from workflows.parse import ParseWorkflow
+from workflows.vector_store import IndexResultWorkflow, VectorStoreWorkflow
 
 
 def single_job_input(settings: Settings, job_id: str) -> JobInput:
@@ -97,5 +98,12 @@ def default_registry() -> Registry:
                 child_workflows=(ParseWorkflow,),
             ),
             Operation(JobOperationType.CHUNK, ChunkWorkflow, ChunkWorkflow.run, single_job_input),
+            Operation(
+                JobOperationType.VECTOR_STORE,
+                VectorStoreWorkflow,
+                VectorStoreWorkflow.run,
+                batch_input,
+                child_workflows=(IndexResultWorkflow,),
+            ),
         ]
     )

@@ -55,6 +55,7 @@ def test_operations_docket_does_not_run_are_refused() -> None:
         JobOperationType.PARSE,
         JobOperationType.BATCH_PARSE,
         JobOperationType.CHUNK,
+        JobOperationType.VECTOR_STORE,
     }
 
 

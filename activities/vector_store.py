@@ -1,0 +1,127 @@
+"""VectorStoreActivities: index one parse result into a store (one child of a
+`vector_store` job), and settle children that stop.
+
+Chunks are embedded and staged in pages (`vector_store_page_size`), each through the fence
+(db/vector_chunks.py), with heartbeats flowing meanwhile: a cancel reaches the activity
+within a heartbeat interval, its staged rows are deleted and the child is `cancelled`.
+A retried attempt (a worker crashed) resumes after the pages already staged; a page
+written twice lands on the same unique key, never as a duplicate.
+"""
+
+import asyncio
+import json
+from typing import Any
+
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.heartbeat import heartbeating
+from core.contracts import CancelJobInput, FailJobInput, JobRef, ResultOutcome
+from core.embedding import Embedder, Embedders
+from core.enums import JobStatus
+from core.params import VectorStoreParameters
+from core.settings import Settings
+from db import vector_chunks
+from db.transitions import Transition, transition
+from db.vector_chunks import IndexItem, Page
+
+
+def vector_literal(vector: list[float]) -> str:
+    """pgvector's text form, '[0.1,0.2,…]' (json's C encoder writes exactly that)."""
+    return json.dumps(vector, separators=(",", ":"))
+
+
+class VectorStoreActivities:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.heartbeat_every = settings.heartbeat_throttle
+        self.page_size = settings.vector_store_page_size
+        self.embedders = Embedders(settings)
+
+    @activity.defn
+    async def index_result(self, ref: JobRef) -> ResultOutcome:
+        item = await vector_chunks.index_item(self.pool, ref.job_id)
+        if item is None or item.stopping or item.store_id is None:
+            return ResultOutcome(succeeded=False)
+        if item.status is JobStatus.PENDING:
+            if not await transition(self.pool, ref.job_id, Transition(JobStatus.RUNNING)):
+                return ResultOutcome(succeeded=False)
+        elif item.status is not JobStatus.RUNNING:
+            return ResultOutcome(succeeded=False)
+        if item.result_id is None or item.chunks_json is None:
+            raise ApplicationError("the parse result no longer exists", non_retryable=True)
+        assert item.engine and item.embedding_model and item.dimensions  # with the store
+        embedder = self.embedders.get(item.engine, item.embedding_model, item.dimensions)
+        async with heartbeating(self.heartbeat_every):
+            try:
+                return await self._index(ref.job_id, item, embedder)
+            except asyncio.CancelledError:
+                if not activity.is_worker_shutdown():  # a shutdown is retried elsewhere
+                    reason = {"reason": "vector store job cancelled"}
+                    await asyncio.shield(
+                        self._settle(ref.job_id, Transition(JobStatus.CANCELLED, reason))
+                    )
+                raise
+
+    async def _index(self, child_id: str, item: IndexItem, embedder: Embedder) -> ResultOutcome:
+        assert item.store_id and item.result_id and item.chunks_json and item.dimensions
+        chunks: list[dict[str, Any]] = await asyncio.to_thread(json.loads, item.chunks_json)
+        metadata = VectorStoreParameters.model_validate(item.parameters).metadata
+        for start in range(item.staged, len(chunks), self.page_size):
+            part = chunks[start : start + self.page_size]
+            contents = [str(chunk.get("content", "")) for chunk in part]
+            vectors = await embedder.embed(contents)
+            if len(vectors[0]) != item.dimensions:
+                raise ApplicationError(
+                    f"the model answered {len(vectors[0])} dimensions; the store has "
+                    f"{item.dimensions}",
+                    non_retryable=True,
+                )
+            page = Page(
+                store_id=item.store_id,
+                result_id=item.result_id,
+                file_id=item.file_id or "",
+                metadata=metadata,
+                dimensions=item.dimensions,
+                first_index=start,
+                contents=contents,
+                blocks_json=[json.dumps(chunk.get("blocks", [])) for chunk in part],
+                vectors=[vector_literal(v) for v in vectors],
+            )
+            async with self.pool.acquire() as conn:
+                staged = await vector_chunks.stage_page(conn, child_id, page)
+            if not staged:
+                await vector_chunks.discard(self.pool, child_id)
+                return ResultOutcome(succeeded=False)
+        result = {
+            "parse_result_id": item.result_id,
+            "vector_store_id": item.store_id,
+            "chunk_count": len(chunks),
+        }
+        async with self.pool.acquire() as conn:
+            done = await vector_chunks.publish(
+                conn, child_id, item.store_id, item.result_id, result
+            )
+        if not done:
+            await vector_chunks.discard(self.pool, child_id)
+            return ResultOutcome(succeeded=False)
+        return ResultOutcome(True, item.result_id, chunk_count=len(chunks))
+
+    async def _settle(self, child_id: str, change: Transition) -> bool:
+        async with self.pool.acquire() as conn:
+            return await vector_chunks.settle_child(conn, child_id, change)
+
+    @activity.defn
+    async def fail_result(self, inp: FailJobInput) -> bool:
+        """A child whose indexing failed (retries exhausted): `failed`, nothing left staged."""
+        return await self._settle(inp.job_id, Transition(JobStatus.FAILED, error=inp.error))
+
+    @activity.defn
+    async def cancel_open_children(self, inp: CancelJobInput) -> int:
+        """A cancelled job's children still pending or running → `cancelled`."""
+        async with self.pool.acquire() as conn:
+            return await vector_chunks.cancel_open_children(conn, inp.job_id, inp.reason)
+
+    def all(self) -> list[Any]:
+        return [self.index_result, self.fail_result, self.cancel_open_children]
