@@ -3,12 +3,14 @@
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
+from api.auth import ACCOUNT_HEADER, API_KEY_HEADER
 from api.deps import AppState, PoolDep
 from api.routers import chunk, files, jobs, parse, projects, vector_stores
 from core.settings import Settings
@@ -43,6 +45,24 @@ class UploadLimit:
         await self.app(scope, receive, send)
 
 
+# Both headers are needed together: ONE requirement object holding both schemes (as in the
+# seed contract), where FastAPI would list each scheme as an alternative ("either").
+SECURITY: list[dict[str, list[str]]] = [
+    {API_KEY_HEADER.scheme_name: [], ACCOUNT_HEADER.scheme_name: []}
+]
+
+
+def declare_security(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare SECURITY once for the document; operations inherit it, except the public
+    ones, which keep their empty `security: []` (the signed file download)."""
+    schema["security"] = SECURITY
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if operation.get("security"):
+                del operation["security"]
+    return schema
+
+
 def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     """`state` lets tests share one pool and client; otherwise the lifespan makes them."""
 
@@ -65,6 +85,8 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         version="0.4.5",
         lifespan=lifespan,
     )
+    generate = app.openapi
+    app.openapi = lambda: declare_security(generate())  # type: ignore[method-assign]
     if state is not None:
         app.state.docket = state
     errors.install(app)

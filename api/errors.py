@@ -1,12 +1,18 @@
-"""Map infrastructure failures to clear answers: an outage is a 503, never a 500 or a hang."""
+"""Map failures to clear answers: an outage is a 503, never a 500 or a hang; a body that
+cannot be decoded is a 422; a 405 names every method of its path."""
 
 import logging
+from types import TracebackType
 
 import asyncpg
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, Response, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.service import RPCError
 
+from api.responses import invalid, validation_response
 from api.workflow_start import TemporalUnavailable
 from db.pagination import InvalidCursor
 
@@ -22,10 +28,14 @@ DATABASE_DOWN = (
     # (MagicStack/asyncpg#1069).
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.InternalClientError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
 )
+# Raised by asyncpg too (a refused or reset connection, a pool or command timeout), but
+# also by anything else that does I/O: a database outage only when raised inside asyncpg.
+MAYBE_DATABASE_DOWN = (OSError, TimeoutError)
+
+# What FastAPI answers (as a 400) when it cannot read a request's body, e.g. JSON that is
+# not UTF-8 or a broken multipart envelope; the contract makes every malformed body a 422.
+BODY_NOT_PARSED = "There was an error parsing the body"
 
 
 def unavailable(message: str) -> JSONResponse:
@@ -39,35 +49,75 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     return unavailable("the database is unavailable; retry shortly")
 
 
+def raised_in_asyncpg(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+async def io_failure(request: Request, exc: Exception) -> JSONResponse:
+    """An OSError/TimeoutError: 503 if asyncpg raised it, otherwise a plain 500 (a full disk
+    or a broken file is not a database outage; the routers map the ones they expect)."""
+    if raised_in_asyncpg(exc.__traceback__):
+        return await database_unavailable(request, exc)
+    log.error("I/O failure on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"detail": f"internal error: {type(exc).__name__}"},
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
 async def temporal_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("Temporal unavailable on %s %s: %r", request.method, request.url.path, exc)
     return unavailable("the workflow service (Temporal) is unavailable; retry shortly")
 
 
-async def invalid_cursor(request: Request, exc: Exception) -> JSONResponse:
+async def invalid_cursor(request: Request, exc: Exception) -> Response:
     token = request.query_params.get("continuation_token")
-    detail = [
-        {
-            "loc": ["query", "continuation_token"],
-            "msg": str(exc),
-            "type": "value_error",
-            "input": token,
-        }
-    ]
-    return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return await validation_response(
+        request, invalid(("query", "continuation_token"), str(exc), token)
+    )
 
 
-async def bad_data(request: Request, exc: Exception) -> JSONResponse:
+async def bad_data(request: Request, exc: Exception) -> Response:
     """A value Postgres cannot take (e.g. a NUL in a query parameter) is bad input; the
     request models reject most of these first, this is the net under them."""
-    detail = [{"loc": ["request"], "msg": f"invalid input: {exc}", "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return await validation_response(request, invalid(("request",), f"invalid input: {exc}"))
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method of every route whose path matches (Starlette names only the first's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == BODY_NOT_PARSED:
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):
+            error = invalid(("body",), f"the body is not valid UTF-8: {cause}", kind="json_invalid")
+        else:
+            error = invalid(("body",), f"the body could not be parsed: {cause!r}")
+        return await validation_response(request, error)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
+    return await http_exception_handler(request, exc)
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(asyncpg.DataError, bad_data)
     app.add_exception_handler(InvalidCursor, invalid_cursor)
     for exc_type in DATABASE_DOWN:
         app.add_exception_handler(exc_type, database_unavailable)
+    for io_type in MAYBE_DATABASE_DOWN:
+        app.add_exception_handler(io_type, io_failure)
     app.add_exception_handler(RPCError, temporal_unavailable)
     app.add_exception_handler(TemporalUnavailable, temporal_unavailable)

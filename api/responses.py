@@ -3,7 +3,8 @@
 import json
 from typing import Any
 
-from fastapi import HTTPException, Response, status
+from fastapi import HTTPException, Request, Response, status
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 
 from api.schemas import ErrorDetail
@@ -15,13 +16,14 @@ JSON = "application/json"
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the error answers a route may give (besides 422)."""
     meaning = {
-        400: "A body that cannot be decoded, or an operation the resource's state forbids",
+        400: "An operation the resource's state forbids",
         401: "Missing, unknown or revoked API key",
         403: "The API key does not belong to the selected account",
         404: "Not found in the caller's account",
         409: "Conflicts with the resource's state or an earlier request",
         413: "Upload larger than the configured limit",
         503: "Postgres or Temporal is unavailable; retry shortly",
+        507: "The file storage is full; nothing was stored",
     }
     return {code: {"model": ErrorDetail, "description": meaning[code]} for code in codes}
 
@@ -42,11 +44,19 @@ def raw_list(page: Page, total: int) -> Response:
     return raw_json(f'{{"items":[{items}],{tail[1:]}')
 
 
-def invalid(loc: tuple[str, ...], message: str, value: Any = None) -> RequestValidationError:
-    """A 422 in FastAPI's HTTPValidationError shape, for checks a schema cannot express."""
-    return RequestValidationError(
-        [{"loc": loc, "msg": message, "type": "value_error", "input": value}]
-    )
+def invalid(
+    loc: tuple[str | int, ...], message: str, value: Any = None, kind: str = "value_error"
+) -> RequestValidationError:
+    """The one builder of 422 answers outside FastAPI's own validation, for checks a schema
+    cannot express: raised, FastAPI renders it as an HTTPValidationError
+    (`{"detail": [{"loc", "msg", "type", "input"}]}`); exception handlers pass it to
+    `validation_response`. `kind` is the error's `type` (e.g. `missing`, `json_invalid`)."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind, "input": value}])
+
+
+async def validation_response(request: Request, error: RequestValidationError) -> Response:
+    """A 422 from an exception handler, rendered exactly as FastAPI renders its own."""
+    return await request_validation_exception_handler(request, error)
 
 
 def not_found(kind: str, item_id: str) -> HTTPException:

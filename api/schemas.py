@@ -11,6 +11,11 @@ from core.enums import FileStatus, JobOperationType, JobStatus, ProjectStatus
 from core.params import ChunkingOptions, ParseParameters
 
 MAX_BATCH_DOCUMENTS = 10_000
+# Ids are plain strings in the contract; an unknown one is a 404, whatever its shape. The
+# cap keeps lookups bounded: Docket's own ids have 37 characters at most, 256 leaves room
+# for any foreign scheme.
+MAX_ID_LENGTH = 256
+SourceDocumentId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 def _storable(value: Any, where: str) -> None:
@@ -142,12 +147,12 @@ class DownloadUrl(BaseModel):
 
 
 class ParseRequest(RequestModel):
-    source_document_id: str = Field(pattern=r"^file_[0-9a-f]{32}$")
+    source_document_id: SourceDocumentId
     parameters: ParseParameters = Field(default_factory=ParseParameters)
 
 
 class BatchParseRequest(RequestModel):
-    source_document_ids: list[Annotated[str, Field(pattern=r"^file_[0-9a-f]{32}$")]] = Field(
+    source_document_ids: list[SourceDocumentId] = Field(
         min_length=1, max_length=MAX_BATCH_DOCUMENTS
     )
     parameters: ParseParameters = Field(default_factory=ParseParameters)

@@ -58,6 +58,8 @@ class ParseParameters(Parameters):
     advanced_options: dict[str, Any] = Field(default_factory=dict)
     experimental_options: dict[str, Any] = Field(default_factory=dict)
     priority: bool = False
+    # Dex's batch-parse field: stored with the job's parameters for the vector-store step.
+    vector_store_metadata: dict[str, Any] | None = None
 
     @field_validator("engine")
     @classmethod

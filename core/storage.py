@@ -3,9 +3,11 @@
 Blobs are named by their sha256, so a user-supplied filename never becomes a path: names
 with `..`, absolute paths or NUL bytes cannot escape the storage root. Uploads are written
 to a temporary file and renamed into place only when complete, so a failed or oversized
-upload leaves nothing behind.
+upload leaves nothing behind. A full disk is reported as `StorageFull`, not as a bare
+OSError (which the API would otherwise not tell apart from any other I/O failure).
 """
 
+import errno
 import hashlib
 import os
 import re
@@ -17,12 +19,21 @@ from typing import BinaryIO
 COPY_CHUNK = 1024 * 1024
 HEAD_BYTES = 8192
 _KEY = re.compile(r"^[0-9a-f]{64}$")
+# The errors of a file system with no room left: out of blocks or inodes, or over quota.
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 class UploadTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"upload exceeds the limit of {limit} bytes")
         self.limit = limit
+
+
+class StorageFull(Exception):
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(
+            f"the file storage has no space left ({cause.strerror}); nothing was stored"
+        )
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,16 @@ class FileStorage:
         return self.root / "blobs" / key[:2] / key
 
     def save(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
-        """Copy `source` into the store; raises UploadTooLarge. Blocking: run it in a thread."""
+        """Copy `source` into the store; raises UploadTooLarge or StorageFull. Blocking: run
+        it in a thread."""
+        try:
+            return self._save(source, max_bytes)
+        except OSError as err:
+            if err.errno in NO_SPACE:
+                raise StorageFull(err) from err
+            raise
+
+    def _save(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
         staging = self.root / "staging"
         staging.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()

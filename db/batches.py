@@ -23,12 +23,14 @@ from db.jobs import NOT_TERMINAL, NewJob, insert
 from db.pool import Conn, Connection
 from db.transitions import Transition, cancel_reason, transition
 
-# Children are created in two set-based statements (rows, then their `created` events).
+# Children are created in two set-based statements (rows, then their `created` events),
+# each with its position in the submitted `source_document_ids` (progress lists them so).
 INSERT_CHILDREN = """
 WITH children AS (
-    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id)
-    SELECT c.id, $2, 'parse', c.source_id, $3, $1
-    FROM unnest($4::text[], $5::text[]) AS c(id, source_id)
+    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id,
+                      child_position)
+    SELECT c.id, $2, 'parse', c.source_id, $3, $1, c.position
+    FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS c(id, source_id, position)
     RETURNING id
 )
 INSERT INTO job_events (job_id, step, status, details)

@@ -37,7 +37,8 @@ PROGRESS_JSON = f"""(
         'pending', count(*) FILTER (WHERE c.status IN ({NOT_TERMINAL})),
         'child_jobs', COALESCE(json_agg(json_build_object(
             'source_document_id', c.source_id, 'job_id', c.id, 'status', c.status,
-            'parse_result_id', c.result->>'parse_result_id', 'error', c.error) ORDER BY c.id),
+            'parse_result_id', c.result->>'parse_result_id', 'error', c.error)
+            ORDER BY c.child_position, c.id),
             '[]'::json)) END
     FROM jobs c WHERE c.parent_job_id = j.id)"""
 

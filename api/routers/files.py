@@ -1,6 +1,7 @@
 """Files: multipart upload into content-addressed storage, list, get, signed download, delete."""
 
 import asyncio
+import logging
 import time
 import unicodedata
 from datetime import UTC, datetime
@@ -26,9 +27,11 @@ from api.schemas import DownloadUrl, FileEntity, ListResponse
 from core import mime, signing
 from core.ids import IdPrefix, new_id
 from core.settings import Settings
-from core.storage import UploadTooLarge
+from core.storage import StorageFull, UploadTooLarge
 from db import files
 from db.pagination import PageRequest
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/files", tags=["Files"], responses=COMMON_ERRORS
@@ -68,7 +71,7 @@ def secret_of(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
 
 
-@router.post("", response_model=FileEntity, summary="Upload File", responses=errors(409, 413))
+@router.post("", response_model=FileEntity, summary="Upload File", responses=errors(409, 413, 507))
 async def upload_file(
     project: ActiveProjectDep,
     file: UploadFile,
@@ -81,6 +84,9 @@ async def upload_file(
         blob = await asyncio.to_thread(storage.save, file.file, settings.max_upload_bytes)
     except UploadTooLarge as err:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(err)) from err
+    except StorageFull as err:
+        log.error("upload to project %s refused: %s", project.id, err)
+        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, str(err)) from err
     if blob.size == 0:
         raise bad_request("the uploaded file is empty")
     mime_type = mime.detect_mime_type(filename, blob.head)
@@ -168,8 +174,14 @@ async def download_file(
     row = await files.get_row_unscoped(pool, file_id, project_id)
     if row is None or row.status == "deleted":
         raise not_found("file", file_id)
+    blob = storage.path_of(row.storage_key)
+    if not blob.is_file():
+        log.error("file %s: blob %s is missing from storage", file_id, row.storage_key)
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"the content of file {file_id} is missing from storage"
+        )
     return FileResponse(
-        storage.path_of(row.storage_key),
+        blob,
         media_type=row.mime_type,
         filename=Path(row.filename).name,
     )

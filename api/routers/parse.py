@@ -9,6 +9,7 @@ from api.creation import CorrelationId, CreationDep, new_job
 from api.deps import PoolDep
 from api.guards import GateDep
 from api.params import (
+    DexParseFlags,
     ParseResultId,
     ProjectId,
     paging,
@@ -34,7 +35,13 @@ router = APIRouter(
 )
 
 
-@router.post("", response_model=JobEntity, summary="Create Parse Job", responses=errors(409))
+@router.post(
+    "",
+    response_model=JobEntity,
+    summary="Create Parse Job",
+    responses=errors(409),
+    dependencies=[DexParseFlags],
+)
 async def create_parse_job(
     creation: CreationDep,
     body: ParseRequest,
@@ -49,7 +56,11 @@ async def create_parse_job(
 
 
 @router.post(
-    "/batch", response_model=JobEntity, summary="Create Batch Parse Job", responses=errors(409)
+    "/batch",
+    response_model=JobEntity,
+    summary="Create Batch Parse Job",
+    responses=errors(409),
+    dependencies=[DexParseFlags],
 )
 async def create_batch_parse_job(
     creation: CreationDep,
