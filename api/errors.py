@@ -2,6 +2,7 @@
 cannot be decoded is a 422; a 405 names every method of its path."""
 
 import logging
+from http import HTTPMethod
 from types import TracebackType
 
 import asyncpg
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.routing import Match
 from temporalio.service import RPCError
 
@@ -34,7 +36,8 @@ DATABASE_DOWN = (
 MAYBE_DATABASE_DOWN = (OSError, TimeoutError)
 
 # What FastAPI answers (as a 400) when it cannot read a request's body, e.g. JSON that is
-# not UTF-8 or a broken multipart envelope; the contract makes every malformed body a 422.
+# not UTF-8; Starlette's 400 for a broken multipart envelope is raised while handling a
+# MultiPartException. The contract makes every malformed body a 422.
 BODY_NOT_PARSED = "There was an error parsing the body"
 
 
@@ -88,24 +91,31 @@ async def bad_data(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method of every route whose path matches (Starlette names only the first's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    """Every method some route serves at this path (Starlette names only the first route's):
+    each is tried against the app's routes, so routes nested in included routers count."""
+    routes = request.app.router.routes
+    allowed = [
+        method.value
+        for method in HTTPMethod
+        if any(
+            route.matches({**request.scope, "method": method.value})[0] is Match.FULL
+            for route in routes
+        )
+    ]
+    return ", ".join(sorted(allowed))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == BODY_NOT_PARSED:
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:
         cause = exc.__cause__
-        if isinstance(cause, UnicodeDecodeError):
+        if exc.detail == BODY_NOT_PARSED and isinstance(cause, UnicodeDecodeError):
             error = invalid(("body",), f"the body is not valid UTF-8: {cause}", kind="json_invalid")
-        else:
-            error = invalid(("body",), f"the body could not be parsed: {cause!r}")
-        return await validation_response(request, error)
+            return await validation_response(request, error)
+        if exc.detail == BODY_NOT_PARSED or isinstance(exc.__context__, MultiPartException):
+            return await validation_response(
+                request, invalid(("body",), f"the body could not be parsed: {exc.detail}")
+            )
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
     return await http_exception_handler(request, exc)

@@ -178,3 +178,59 @@ async def test_project_list_filters_and_archiving(
     assert [p["id"] for p in named["items"]] == [made[2]["id"]]
     wildcard = (await api.get("/v1/projects", params={"name": "%"}, headers=headers)).json()
     assert wildcard["total_count"] == 0
+
+
+@pytest.mark.parametrize("null", ["", "null"])
+async def test_null_page_size_and_sort_mean_the_defaults(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, job_ids: list[str], null: str
+) -> None:
+    """Dex declares page_size, sort_by and sort_order nullable: null is the default (50,
+    created_at, desc), as an empty value or the word `null` (leaving them out is the other
+    way a client says null)."""
+    url = f"/v1/projects/{project}/jobs"
+    defaults = (await api.get(url, headers=headers)).json()
+    explicit = (
+        await api.get(
+            url,
+            params={"page_size": 50, "sort_by": "created_at", "sort_order": "desc"},
+            headers=headers,
+        )
+    ).json()
+    sent = {"page_size": null, "sort_by": null, "sort_order": null}
+    response = await api.get(url, params=sent, headers=headers)
+    assert response.status_code == 200, response.text
+    ids = [item["id"] for item in response.json()["items"]]
+    assert ids == [item["id"] for item in defaults["items"]]
+    assert ids == [item["id"] for item in explicit["items"]]
+    assert len(ids) == JOB_COUNT
+    assert ids[0] == job_ids[-1]  # newest first
+
+
+@pytest.mark.parametrize("value", ["0.5", "0", "1700000000", "-1", "1e9"])
+async def test_timestamps_are_iso_8601_only(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, value: str
+) -> None:
+    for name in ("created_at_start", "created_at_end", "completed_at_start"):
+        response = await api.get(
+            f"/v1/projects/{project}/jobs", params={name: value}, headers=headers
+        )
+        assert response.status_code == 422, (name, value, response.text)
+        error = response.json()["detail"][0]
+        assert error["loc"] == ["query", name]
+        assert "ISO 8601" in error["msg"]
+    for path in ("/v1/projects", f"/v1/projects/{project}/files"):
+        response = await api.get(path, params={"created_at_start": value}, headers=headers)
+        assert response.status_code == 422, (path, value)
+
+
+@pytest.mark.parametrize(
+    "value", ["2000-01-31T12:00:00Z", "2000-01-31T12:00:00+02:00", "2000-01-31", "2000-01-31T12:00"]
+)
+async def test_iso_8601_timestamps_are_accepted(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, job_ids: list[str], value: str
+) -> None:
+    response = await api.get(
+        f"/v1/projects/{project}/jobs", params={"created_at_end": value}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["total_count"] == 0  # every job was created after 2000-01-31
