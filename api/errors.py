@@ -8,6 +8,7 @@ from types import TracebackType
 import asyncpg
 from fastapi import FastAPI, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
@@ -123,6 +124,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_response)
     app.add_exception_handler(asyncpg.DataError, bad_data)
     app.add_exception_handler(InvalidCursor, invalid_cursor)
     for exc_type in DATABASE_DOWN:

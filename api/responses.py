@@ -4,8 +4,9 @@ import json
 from typing import Any
 
 from fastapi import HTTPException, Request, Response, status
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from api.schemas import ErrorDetail
 from db.pagination import Page
@@ -54,9 +55,22 @@ def invalid(
     return RequestValidationError([{"loc": loc, "msg": message, "type": kind, "input": value}])
 
 
-async def validation_response(request: Request, error: RequestValidationError) -> Response:
-    """A 422 from an exception handler, rendered exactly as FastAPI renders its own."""
-    return await request_validation_exception_handler(request, error)
+def _renderable(error: dict[str, Any]) -> dict[str, Any]:
+    """A body FastAPI did not read as JSON (no or another content type) is echoed back as
+    bytes in `input`, which FastAPI would decode as UTF-8 and fail on (a 500): shown with
+    the undecodable bytes replaced instead."""
+    given = error.get("input")
+    if isinstance(given, bytes):
+        return {**error, "input": given.decode("utf-8", errors="replace")}
+    return error
+
+
+async def validation_response(request: Request, exc: Exception) -> Response:
+    """Every 422 (FastAPI's own validation errors and `invalid` ones): an HTTPValidationError,
+    `{"detail": [{"loc", "msg", "type", "input", ...}]}`."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [_renderable(error) for error in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 def not_found(kind: str, item_id: str) -> HTTPException:

@@ -137,6 +137,26 @@ async def test_a_body_that_is_not_utf8_is_422_on_every_json_endpoint(
     )
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+async def test_undecodable_bytes_under_another_content_type_are_422_not_500(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    project: str,
+    pool: asyncpg.Pool,
+    content_type: str | None,
+) -> None:
+    """FastAPI echoes such a body back as bytes in the error's `input`, and used to fail
+    encoding them (a 500): the 422 shows them with the bad bytes replaced."""
+    sent = {**headers, **({"content-type": content_type} if content_type else {})}
+    for route in await json_routes(api, headers, project, pool):
+        method, url = route.split(" ")
+        response = await api.request(method, url, content=NOT_UTF8, headers=sent)
+        assert response.status_code == 422, (route, response.text)
+        error = response.json()["detail"][0]
+        assert error["loc"] == ["body"], route
+        assert error["input"] == NOT_UTF8.decode("utf-8", errors="replace"), route
+
+
 async def test_a_broken_multipart_upload_is_422(
     api: httpx.AsyncClient, headers: dict[str, str], project: str
 ) -> None:

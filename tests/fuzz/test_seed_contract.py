@@ -1,34 +1,25 @@
-"""Responses of the job endpoints validate against the authoritative seed OpenAPI
-(`../shared/seed/cancel-job.md`): JobEntity, BatchParseProgress, JobHistoryEvent."""
+"""Docket against the authoritative seed OpenAPI (`../shared/seed/cancel-job.md`): the job
+endpoints' responses (JobEntity, BatchParseProgress, JobHistoryEvent), the security
+declaration, ids as plain strings (404 when unknown) and undecodable bodies (422)."""
 
-import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import jsonschema
 import pytest
-import yaml
-from referencing import Registry, Resource
 
+from api.app import create_app
+from core.settings import Settings
 from tests.factories import insert_job
+from tests.fuzz.seed import CANCEL_PATH, declared_statuses, seed_document, validator
 from tests.helpers import upload, wait_status
-
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "cancel-job.md"
-ROOT_URI = "urn:dex-seed"
 
 
 @pytest.fixture(scope="session")
 def job_entity() -> jsonschema.protocols.Validator:
-    assert SEED.exists(), f"the seed contract is missing: {SEED}"
-    text = re.search(r"````yaml[^\n]*\n(.*?)````", SEED.read_text(), re.S)
-    assert text is not None
-    document = yaml.safe_load(text.group(1))
-    registry = Registry().with_resource(ROOT_URI, Resource.opaque(document))
-    schema = {"$ref": f"{ROOT_URI}#/components/schemas/JobEntity"}
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return validator("JobEntity")
 
 
 def timestamps(value: Any) -> None:
@@ -85,3 +76,69 @@ async def test_job_endpoints_match_the_seed_schema(
     assert listed.json()["items"]
     for item in listed.json()["items"]:
         conforms(job_entity, item)
+
+
+def test_security_is_declared_as_in_the_seed(settings: Settings) -> None:
+    """One requirement object holding both schemes (both headers needed), not two
+    alternatives; the schemes themselves as the seed defines them."""
+    seed = seed_document()
+    ours = create_app(settings).openapi()
+    assert ours["security"] == seed["security"]
+    assert ours["components"]["securitySchemes"] == seed["components"]["securitySchemes"]
+    for path, operations in ours["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("security") in (None, []), (method, path)
+    cancel = ours["paths"][CANCEL_PATH]["post"]
+    assert "security" not in cancel  # inherits the seed's requirement
+    seed_cancel = seed["paths"][CANCEL_PATH]["post"]
+    assert cancel["operationId"] == seed_cancel["operationId"]
+    assert {int(code) for code in cancel["responses"]} >= declared_statuses(CANCEL_PATH, "post")
+    for parameter in cancel["parameters"]:
+        # Plain strings, as in the seed: no pattern that would turn an id into a 422.
+        assert parameter["schema"]["type"] == "string" and "pattern" not in parameter["schema"]
+
+
+# Dex's own example ids and other strings the seed's `type: string` allows.
+ANY_STRINGS = ["job_123456789", "proj_123456789", "0", "with space", "ünïcødé", "%00", "x" * 256]
+
+
+@pytest.mark.parametrize("some_id", ANY_STRINGS)
+async def test_cancel_of_an_id_that_names_nothing_is_404_whatever_its_shape(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, some_id: str
+) -> None:
+    assert 404 in declared_statuses(CANCEL_PATH, "post")
+    for project_id, job_id in [(some_id, "job_123456789"), (project, some_id)]:
+        url = f"/v1/projects/{project_id}/jobs/{job_id}/cancel"
+        response = await api.post(url, headers=headers)
+        assert response.status_code == 404, (url, response.text)
+        assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"reason": "caf\xe9"}', "application/json"),
+        (b"\xff\xfe\x00\xd8", "application/json"),
+        (b'{"reason": "\xe2\x82"}', None),  # no content type: read as JSON too
+        (b"{not json", "application/json"),
+    ],
+)
+async def test_an_undecodable_cancel_body_is_422_never_400(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    project: str,
+    pool: asyncpg.Pool,
+    content: bytes,
+    content_type: str | None,
+) -> None:
+    """The seed reserves 400 for "terminal state": bad bytes are a 422 HTTPValidationError."""
+    assert 422 in declared_statuses(CANCEL_PATH, "post")
+    job_id = await insert_job(pool, project, "pending")
+    sent = {**headers, **({"content-type": content_type} if content_type else {})}
+    response = await api.post(
+        f"/v1/projects/{project}/jobs/{job_id}/cancel", content=content, headers=sent
+    )
+    assert response.status_code == 422, response.text
+    validator("HTTPValidationError").validate(response.json())
+    assert response.json()["detail"], "an HTTPValidationError names what was wrong"
+    assert await pool.fetchval("SELECT status FROM jobs WHERE id = $1", job_id) == "pending"
