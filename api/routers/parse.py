@@ -1,6 +1,6 @@
 """Parse: start a parse job for one uploaded file; read parse results."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
@@ -34,14 +34,15 @@ router = APIRouter(
     prefix="/v1/projects/{project_id}/parse", tags=["Parse"], responses=COMMON_ERRORS
 )
 
+# The routes that create a job; both accept Dex's parse query flags.
+CREATES_JOB: dict[str, Any] = {
+    "response_model": JobEntity,
+    "responses": errors(409),
+    "dependencies": [DexParseFlags],
+}
 
-@router.post(
-    "",
-    response_model=JobEntity,
-    summary="Create Parse Job",
-    responses=errors(409),
-    dependencies=[DexParseFlags],
-)
+
+@router.post("", summary="Create Parse Job", **CREATES_JOB)
 async def create_parse_job(
     creation: CreationDep,
     body: ParseRequest,
@@ -55,13 +56,7 @@ async def create_parse_job(
     return await creation.single(job, body, {"engine": body.parameters.engine})
 
 
-@router.post(
-    "/batch",
-    response_model=JobEntity,
-    summary="Create Batch Parse Job",
-    responses=errors(409),
-    dependencies=[DexParseFlags],
-)
+@router.post("/batch", summary="Create Batch Parse Job", **CREATES_JOB)
 async def create_batch_parse_job(
     creation: CreationDep,
     body: BatchParseRequest,
