@@ -15,7 +15,7 @@ from api.app import create_app
 from core import signing
 from core.settings import Settings
 from tests.factories import insert_job
-from tests.helpers import create_job, get_job, upload
+from tests.helpers import create_job, get_job, upload, wait_status
 
 DEX_IDS = ["job_123456789", "proj_123456789", "123", "not an id", "ünïcødé", "a" * 256]
 LONGEST_ID = 256
@@ -193,6 +193,8 @@ async def test_dex_batch_parse_body_and_flags_are_accepted(
         "SELECT parameters->'vector_store_metadata' FROM jobs WHERE id = $1", batch.json()["id"]
     )
     assert stored is not None and json.loads(stored) == metadata
+    # The children run with the batch's parameters, metadata included.
+    await wait_status(api, headers, project, batch.json()["id"], {"succeeded"})
     single = await api.post(
         f"/v1/projects/{project}/parse",
         params={"beta_enable_iris2": "false"},
@@ -212,7 +214,7 @@ async def test_dex_batch_parse_body_and_flags_are_accepted(
     [
         ("parse/batch", {"source_document_ids": ["f"], "parameters": {"no_such_field": 1}}),
         ("parse/batch", {"source_document_ids": ["f"], "no_such_field": 1}),
-        ("parse", {"source_document_id": "f", "parameters": {"vector_store_metadata": {}}}),
+        ("parse", {"source_document_id": "f", "parameters": {"chunking_options": {"x": 1}}}),
     ],
 )
 async def test_fields_no_contract_knows_are_still_422(

@@ -3,6 +3,7 @@ client generated from Dex's own document would call Docket: every answer is a st
 seed declares (or 401/403 when the generated credentials are not a real key), in the
 declared shape, never a 5xx."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -55,11 +56,19 @@ def declared_answer(
     )
 
 
+@dataclass(frozen=True)
+class SeedProject:
+    id: str
+    jobs: list[str]
+
+
 @pytest.fixture(scope="session")
-def fuzz_jobs(api_process: str, fuzz_headers: dict[str, str], fuzz_project: str) -> list[str]:
-    """Real jobs of the fuzz project: a parse job (cancelled, or finished by then) and the
-    ids of its project, so generated requests also reach the 200/202/400 answers."""
-    url = f"{api_process}/v1/projects/{fuzz_project}"
+def seed_project(api_process: str, fuzz_headers: dict[str, str]) -> SeedProject:
+    """A project of its own (the Docket-spec fuzz may archive `fuzz_project`) with real
+    parse jobs, so generated requests also reach the 200/202/400 answers."""
+    created = httpx.post(f"{api_process}/v1/projects", json={"name": "seed"}, headers=fuzz_headers)
+    created.raise_for_status()
+    url = f"{api_process}/v1/projects/{created.json()['id']}"
     upload = httpx.post(
         f"{url}/files",
         files={"file": ("seed.md", b"# Seed\n", "text/markdown")},
@@ -68,12 +77,12 @@ def fuzz_jobs(api_process: str, fuzz_headers: dict[str, str], fuzz_project: str)
     upload.raise_for_status()
     jobs = []
     for _ in range(2):
-        created = httpx.post(
+        job = httpx.post(
             f"{url}/parse", json={"source_document_id": upload.json()["id"]}, headers=fuzz_headers
         )
-        created.raise_for_status()
-        jobs.append(created.json()["id"])
-    return jobs
+        job.raise_for_status()
+        jobs.append(job.json()["id"])
+    return SeedProject(created.json()["id"], jobs)
 
 
 FUZZ = settings(
@@ -97,15 +106,14 @@ def test_seed_requests_in_a_real_project_get_declared_answers(
     case: schemathesis.Case,
     api_process: str,
     fuzz_headers: dict[str, str],
-    fuzz_project: str,
-    fuzz_jobs: list[str],
+    seed_project: SeedProject,
 ) -> None:
-    """The fuzz project, with generated job ids or (one case in three) a real job."""
+    """A real project, with generated job ids or (one case in three) a real job."""
     assert case.path_parameters is not None
-    case.path_parameters["project_id"] = fuzz_project
+    case.path_parameters["project_id"] = seed_project.id
     job_id = str(case.path_parameters["job_id"])
     if len(job_id) % 3 == 0:
-        case.path_parameters["job_id"] = fuzz_jobs[len(job_id) % len(fuzz_jobs)]
+        case.path_parameters["job_id"] = seed_project.jobs[len(job_id) % len(seed_project.jobs)]
     response = case.call(base_url=api_process, headers=fuzz_headers)
     declared_answer(case, response, fuzz_headers)
 
@@ -113,10 +121,10 @@ def test_seed_requests_in_a_real_project_get_declared_answers(
 @schema.parametrize()
 @FUZZ
 def test_seed_requests_with_generated_credentials_get_declared_or_auth_answers(
-    case: schemathesis.Case, api_process: str, fuzz_project: str
+    case: schemathesis.Case, api_process: str, seed_project: SeedProject
 ) -> None:
     """The credentials schemathesis generates from the seed's security schemes."""
     assert case.path_parameters is not None
-    case.path_parameters["project_id"] = fuzz_project
+    case.path_parameters["project_id"] = seed_project.id
     response = case.call(base_url=api_process)
     declared_answer(case, response, None)
