@@ -114,8 +114,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
             error = invalid(("body",), f"the body is not valid UTF-8: {cause}", kind="json_invalid")
             return await validation_response(request, error)
         if exc.detail == BODY_NOT_PARSED or isinstance(exc.__context__, MultiPartException):
+            reason = exc.detail if cause is None else repr(cause)
             return await validation_response(
-                request, invalid(("body",), f"the body could not be parsed: {exc.detail}")
+                request, invalid(("body",), f"the body could not be parsed: {reason}")
             )
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         exc.headers = {**(exc.headers or {}), "Allow": allowed_methods(request)}
