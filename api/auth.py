@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 
 from api.deps import PoolDep
-from api.responses import not_found
+from api.responses import invalid, not_found
 from db.accounts import Access, Key, Verdict, account_of_key, hash_key
 
 API_KEY_HEADER = APIKeyHeader(
@@ -51,16 +51,7 @@ def forbidden() -> HTTPException:
 
 
 def missing_account() -> RequestValidationError:
-    return RequestValidationError(
-        [
-            {
-                "loc": ("header", "x-selected-account-id"),
-                "msg": "Field required",
-                "type": "missing",
-                "input": None,
-            }
-        ]
-    )
+    return invalid(("header", "x-selected-account-id"), "Field required", kind="missing")
 
 
 @dataclass(frozen=True)

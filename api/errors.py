@@ -62,15 +62,14 @@ def raised_in_asyncpg(tb: TracebackType | None) -> bool:
 
 
 async def io_failure(request: Request, exc: Exception) -> JSONResponse:
-    """An OSError/TimeoutError: 503 if asyncpg raised it, otherwise a plain 500 (a full disk
-    or a broken file is not a database outage; the routers map the ones they expect)."""
+    """An OSError/TimeoutError: the database is unavailable if asyncpg raised it; otherwise
+    another I/O failure (a broken disk, a network share) — not a database outage, not a
+    bug either: a 503 that names it (the routers map the ones they expect, e.g. 507)."""
     if raised_in_asyncpg(exc.__traceback__):
         return await database_unavailable(request, exc)
     log.error("I/O failure on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(
-        {"detail": f"internal error: {type(exc).__name__}"},
-        status.HTTP_500_INTERNAL_SERVER_ERROR,
-    )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    return unavailable(f"an I/O operation of the service failed ({reason}); retry shortly")
 
 
 async def temporal_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -30,6 +30,14 @@ EXPECTED = {
     "parse throughput": ["PDF corpus through the worker", "Docket engine"],
     "rechunk throughput": ["parse result through the worker"],
     "convergence loop": ["one round of", "page statement"],
+    "vector search": [
+        "semantic search p50",
+        "lexical search p50",
+        "hybrid search p50",
+        "recall@",
+        "MRR@",
+    ],
+    "vector indexing throughput": ["one parse result of"],
     "batch": ["submit → done", "child jobs/s", "cancel-all", "max event history", "per child"],
 }
 

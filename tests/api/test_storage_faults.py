@@ -102,9 +102,11 @@ async def test_another_io_error_on_upload_is_not_a_database_outage(
     before = tree(settings.storage_dir)
     fill_disk(monkeypatch, errno.EIO)
     response = await upload_big(api, headers, project)
-    assert response.status_code == 500, response.text
+    assert response.status_code == 503, response.text
     assert "database" not in response.text
-    assert response.json() == {"detail": "internal error: OSError"}
+    assert response.json() == {
+        "detail": "an I/O operation of the service failed (Input/output error); retry shortly"
+    }
     assert tree(settings.storage_dir) == before
 
 

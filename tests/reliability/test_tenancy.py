@@ -21,6 +21,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/projects/{project_id}"): {"name": "taken over", "status": "archived"},
     ("POST", "/v1/projects/{project_id}/parse"): {"source_document_id": "{file_id}"},
     ("POST", "/v1/projects/{project_id}/parse/batch"): {"source_document_ids": ["{file_id}"]},
+    ("POST", "/v1/projects/{project_id}/parse/{parse_result_id}/rechunk"): {
+        "chunking_options": {"strategy": "by_page"}
+    },
+    ("POST", "/v1/projects/{project_id}/vector-stores/{vector_store_id}/files"): {
+        "parse_result_ids": ["{parse_result_id}"]
+    },
+    ("POST", "/v1/projects/{project_id}/vector-stores/{vector_store_id}/search"): {
+        "query": "private"
+    },
 }
 
 
@@ -35,7 +44,12 @@ async def owned(api: httpx.AsyncClient, headers: dict[str, str], project: str) -
     file = await upload(api, headers, project, "mine.txt", b"private", "text/plain")
     job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
     done = await wait_status(api, headers, project, job["id"], {"succeeded"})
+    store = await api.post(
+        f"/v1/projects/{project}/vector-stores", json={"name": "mine"}, headers=headers
+    )
+    assert store.status_code == 200, store.text
     return {
+        "vector_store_id": store.json()["id"],
         "project_id": project,
         "file_id": file["id"],
         "job_id": job["id"],
@@ -63,6 +77,7 @@ async def snapshot(pool: asyncpg.Pool, project: str) -> list[Any]:
             " WHERE j.project_id = $1",
             project,
         ),
+        await pool.fetch("SELECT id FROM vector_stores WHERE project_id = $1", project),
     ]
 
 

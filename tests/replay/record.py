@@ -24,10 +24,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts import BatchInput, JobInput
+from core.contracts import (
+    BatchInput,
+    CancelJobInput,
+    FailJobInput,
+    JobInput,
+    JobRef,
+    ResultOutcome,
+)
 from core.settings import get_settings
 from docket.embedded import temporal_test_server_path
 from docket.worker import build_worker
@@ -37,6 +46,7 @@ from tests.workflows.test_single_job_workflows import FakeJobs
 from workflows.batch import BatchParseWorkflow
 from workflows.chunk import ChunkWorkflow
 from workflows.parse import ParseWorkflow
+from workflows.vector_store import VectorStoreWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -150,6 +160,48 @@ async def batch_cancelled(env: WorkflowEnvironment, name: str) -> list[tuple[str
     return [(name, await _batch(env, name, table, cancel_when=window_full, max_concurrency=3))]
 
 
+def vector_activities(table: FakeTable) -> list[object]:
+    """The batch fakes, plus the vector_store job's own activities, mocked by name."""
+
+    @activity.defn(name="index_result")
+    async def index_result(ref: JobRef) -> ResultOutcome:
+        table.move(ref.job_id, {"pending"}, "running")
+        if table.behaviour[ref.job_id] == "fail":
+            raise ApplicationError("no chunks to index", non_retryable=True)
+        return ResultOutcome(succeeded=table.move(ref.job_id, {"running"}, "succeeded"))
+
+    @activity.defn(name="fail_result")
+    async def fail_result(inp: FailJobInput) -> bool:
+        return table.move(inp.job_id, {"pending", "running"}, "failed")
+
+    @activity.defn(name="cancel_open_children")
+    async def cancel_open_children(inp: CancelJobInput) -> int:
+        return sum(table.move(c, {"pending", "running"}, "cancelled") for c in table.children())
+
+    return [*table.activities(), index_result, fail_result, cancel_open_children]
+
+
+async def vector_store_completed(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
+    # Two parse results indexed, one of them failing: the parent and both children.
+    table = FakeTable(status={BATCH: "pending"})
+    ok, bad = table.add_children("ok", "fail")
+    queue = f"replay-{uuid.uuid4().hex}"
+    activities = vector_activities(table)
+    async with build_worker(env.client, get_settings(), activities, task_queue=queue):
+        handle = await env.client.start_workflow(
+            VectorStoreWorkflow.run,
+            BatchInput(job_id=BATCH, heartbeat_timeout_seconds=5),
+            id=name,
+            task_queue=queue,
+        )
+        await _settle(handle)
+    return [
+        (name, handle),
+        (f"{name}_child_ok", env.client.get_workflow_handle(ok)),
+        (f"{name}_child_failed", env.client.get_workflow_handle(bad)),
+    ]
+
+
 SCENARIOS: dict[str, Scenario] = {
     scenario.__name__: scenario
     for scenario in (
@@ -158,6 +210,7 @@ SCENARIOS: dict[str, Scenario] = {
         parse_cancelled_while_parsing,
         chunk_succeeded,
         chunk_cancelled_while_chunking,
+        vector_store_completed,
         batch_completed,
         batch_continued_as_new,
         batch_cancelled,
