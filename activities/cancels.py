@@ -8,13 +8,20 @@ other worker ignores the notification. Temporal's cancel still arrives later (th
 heartbeat) and is idempotent.
 """
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 Stop = Callable[[], None]
+T = TypeVar("T")
+
+
+class StoppedByCancel(Exception):
+    """The work was stopped by a cancel that came through Postgres (not by Temporal)."""
 
 
 class CancelBoard:
@@ -41,3 +48,25 @@ class CancelBoard:
         log.info("cancel of job %s reached its worker through Postgres", job_id)
         stop()
         return True
+
+
+async def watched(board: CancelBoard, job_id: str, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` as a task that a cancel on `board` stops (the task is cancelled: a parse
+    subprocess is stopped or killed, a parse thread stops at its next page). Raises
+    StoppedByCancel then; a cancel of the caller itself (Temporal's) propagates as usual."""
+    task = asyncio.ensure_future(work)
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        task.cancel()
+
+    with board.watch(job_id, stop):
+        try:
+            return await task
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if stopped and me is not None and me.cancelling() == 0:
+                raise StoppedByCancel from None
+            raise

@@ -9,7 +9,9 @@ import asyncpg
 from pydantic import ValidationError
 from temporalio import activity
 
+from activities.cancels import CancelBoard, StoppedByCancel, watched
 from activities.heartbeat import heartbeating
+from activities.jobs import settle_cancelled
 from activities.parse_run import threaded_parse
 from activities.parsing import ENGINE_NAME, ParseError
 from activities.results import document_failure, storage_failure, store_result
@@ -24,10 +26,17 @@ log = logging.getLogger(__name__)
 
 
 class ParseActivities:
-    def __init__(self, pool: asyncpg.Pool, storage: FileStorage, heartbeat_every: timedelta):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        storage: FileStorage,
+        heartbeat_every: timedelta,
+        board: CancelBoard | None = None,
+    ):
         self.pool = pool
         self.storage = storage
         self.heartbeat_every = heartbeat_every
+        self.board = board or CancelBoard()
 
     @activity.defn
     async def parse_document(self, ref: JobRef) -> ResultOutcome:
@@ -57,9 +66,13 @@ class ParseActivities:
                 async with threaded_parse(
                     path, item.mime_type, lambda: chunking_of(item.parameters)
                 ) as parse:
-                    parsed = await parse.run()
+                    parsed = await watched(self.board, ref.job_id, parse.run())
             except ParseError as err:
                 raise document_failure(f"cannot parse {item.filename}: {err}") from err
+            except StoppedByCancel:
+                # A cancel that came through Postgres: the parse has stopped.
+                await settle_cancelled(self.pool, ref.job_id)
+                return ResultOutcome(succeeded=False, cancelled=True)
             document = results.ParsedDocument(
                 result_id=new_id(IdPrefix.PARSE_RESULT),
                 engine=ENGINE_NAME,

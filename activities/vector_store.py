@@ -16,6 +16,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.cancels import CancelBoard, StoppedByCancel, watched
 from activities.heartbeat import heartbeating
 from core.contracts import CancelJobInput, FailJobInput, JobRef, ResultOutcome
 from core.embedding import Embedder, Embedders
@@ -33,8 +34,11 @@ def vector_literal(vector: list[float]) -> str:
 
 
 class VectorStoreActivities:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, board: CancelBoard | None = None
+    ) -> None:
         self.pool = pool
+        self.board = board or CancelBoard()
         self.heartbeat_every = settings.heartbeat_throttle
         self.page_size = settings.vector_store_page_size
         self.embedders = Embedders(settings)
@@ -55,7 +59,14 @@ class VectorStoreActivities:
         embedder = self.embedders.get(item.engine, item.embedding_model, item.dimensions)
         async with heartbeating(self.heartbeat_every):
             try:
-                return await self._index(ref.job_id, item, embedder)
+                return await watched(
+                    self.board, ref.job_id, self._index(ref.job_id, item, embedder)
+                )
+            except StoppedByCancel:
+                # The job's cancel came through Postgres: the indexing has stopped.
+                reason = {"reason": "vector store job cancelled"}
+                await self._settle(ref.job_id, Transition(JobStatus.CANCELLED, reason))
+                return ResultOutcome(succeeded=False, cancelled=True)
             except asyncio.CancelledError:
                 if not activity.is_worker_shutdown():  # a shutdown is retried elsewhere
                     reason = {"reason": "vector store job cancelled"}

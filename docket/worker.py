@@ -68,10 +68,10 @@ def job_activities(pool: Any, settings: Settings, board: CancelBoard | None = No
     board = board or CancelBoard()
     return [
         *JobActivities(pool).all(),
-        *ParseActivities(pool, storage, every).all(),
+        *ParseActivities(pool, storage, every, board).all(),
         *ChunkActivities(pool, every, board).all(),
         *BatchActivities(pool).all(),
-        *VectorStoreActivities(pool, settings).all(),
+        *VectorStoreActivities(pool, settings, board).all(),
     ]
 
 

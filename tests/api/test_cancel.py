@@ -45,7 +45,8 @@ async def test_cancel_running_job_stops_the_parse(
         cancel_url(project, job_id), json={"reason": "too big"}, headers=headers
     )
     assert response.status_code == 202, response.text
-    assert response.json()["history"][-1]["status"] == "cancel_requested"
+    # The 202 body shows the request; the cancel may already have landed (through Postgres).
+    assert "cancel_requested" in [e["status"] for e in response.json()["history"]]
 
     done = await wait_status(api, headers, project, job_id, {"cancelled", "succeeded", "failed"})
     assert done["status"] == "cancelled"

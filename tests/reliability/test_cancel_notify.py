@@ -13,7 +13,7 @@ from activities.cancels import CancelBoard
 from db.notify import Listener
 from db.transitions import record_cancel_requested
 from tests.factories import insert_parse_result
-from tests.helpers import create_job, eventually, wait_status
+from tests.helpers import create_job, eventually, upload, wait_status
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 # Far below Temporal's path (a heartbeat throttle, a workflow task, the cleanup activity).
@@ -97,3 +97,29 @@ def test_only_the_worker_holding_the_job_acts() -> None:
         assert holder.cancel("job_a")
     assert stopped == ["a"]
     assert not holder.cancel("job_a")  # once the work is done, a late cancel finds nothing
+
+
+async def test_a_running_parse_stops_on_a_cancel_through_postgres(
+    api: httpx.AsyncClient,
+    headers: dict[str, str],
+    project: str,
+    pool: asyncpg.Pool,
+    client: Client,
+    board: CancelBoard,
+    big_pdf: bytes,
+) -> None:
+    file = await upload(api, headers, project, "big.pdf", big_pdf, "application/pdf")
+    job = await create_job(api, headers, project, "parse", {"source_document_id": file["id"]})
+    job_id = str(job["id"])
+    await eventually(lambda: asyncio.sleep(0, board.running()), lambda ids: job_id in ids)
+    assert await record_cancel_requested(pool, job_id, "parse, through postgres")
+    done = await wait_status(api, headers, project, job_id, TERMINAL, within=FAST)
+    assert done["status"] == "cancelled" and done["result"] is None
+    # The work is off the board: it stopped (Temporal's cancel has not been sent at all).
+    await eventually(lambda: asyncio.sleep(0, board.running()), lambda ids: job_id not in ids)
+    handle = client.get_workflow_handle(job_id)
+    await handle.cancel()
+    described = await eventually(
+        handle.describe, lambda d: d.status != WorkflowExecutionStatus.RUNNING
+    )
+    assert described.status == WorkflowExecutionStatus.CANCELED
