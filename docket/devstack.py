@@ -236,8 +236,9 @@ class DevStack:
             self._owner_file(name).unlink(missing_ok=True)
         self.children.clear()
         for server in (self.temporal, self.postgres):
-            if server is not None and server.pid is not None:
-                log.info("stopping %s", server.name)
+            if server is not None:
+                if server.pid is not None and server.poll() is None:
+                    log.info("stopping %s", server.name)
                 server.stop()
         log.info("dev stack stopped")
 
