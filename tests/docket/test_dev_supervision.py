@@ -12,7 +12,8 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,14 @@ RESTART_WITHIN = 30.0  # the kill noticed, the back-off, the server's start
 JOB_WITHIN = 60.0  # a job finishes after the outage (activity retries back off too)
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
 SIGKILLED = -9
+
+
+@dataclass
+class Outage:
+    in_flight: str  # the job whose parse was running when the server was killed
+    statuses: list[int]  # the API's answers to reads of it until the server was back
+    seconds: float  # from the kill to the restart
+    children: tuple[int, int]  # the pids of the API and the worker before the kill
 
 
 @pytest.fixture(scope="module")
@@ -58,28 +67,6 @@ async def api(dev: DevProcess) -> AsyncIterator[DevApi]:
         yield session
 
 
-async def _kill_and_probe(
-    dev: DevProcess, server: str, name: str, probe: Callable[[], Awaitable[int]]
-) -> list[int]:
-    """SIGKILL one server; call `probe` (an HTTP status) until `docket dev` logs the server's
-    restart; every status seen. Asserts the one-line report and the same port."""
-    old_pid, log_before = dev.pid(server), len(dev.log())
-    os.kill(old_pid, signal.SIGKILL)
-    died = f"{name} died (exit code {SIGKILLED}); restart attempt 1 of {LIMIT} in"
-    seen: list[int] = []
-
-    async def restarted() -> bool:
-        seen.append(await probe())
-        return f"{name} restarted on " in dev.log()[log_before:]
-
-    await eventually(restarted, bool, RESTART_WITHIN)
-    log = dev.log()[log_before:]
-    assert died in log, log
-    assert f":{dev.ports[server]}" in log.split(f"{name} restarted on ")[1].splitlines()[0], log
-    assert dev.pid(server) != old_pid and alive(dev.pid(server))
-    return seen
-
-
 async def _status(call: Awaitable[httpx.Response]) -> int:
     try:
         return (await call).status_code
@@ -87,60 +74,62 @@ async def _status(call: Awaitable[httpx.Response]) -> int:
         return 0  # a hang: never acceptable below
 
 
-async def _after_the_restart(dev: DevProcess, api: DevApi, in_flight: str, pdf: bytes) -> None:
-    """The job in flight at the kill and a job created now both succeed; the API and worker
-    processes are the ones from before (kept up, never restarted)."""
-    done = await wait_status(api.http, api.headers, api.project, in_flight, TERMINAL, JOB_WITHIN)
+async def _outage(dev: DevProcess, api: DevApi, pdf: bytes, server: str, name: str) -> Outage:
+    """Start a parse; mid-parse, SIGKILL one server; read the job through the API until
+    `docket dev` logs the server's restart. Asserts the one-line report and the same port."""
+    children = (dev.pid("api"), dev.pid("worker"))
+    client = await Client.connect(dev.temporal_address)
+    in_flight = await api.parse("in-flight.pdf", pdf)
+    await eventually(lambda: parse_in_flight(client, in_flight), bool, within=60)
+    old_pid, log_before = dev.pid(server), len(dev.log())
+    killed = time.monotonic()
+    os.kill(old_pid, signal.SIGKILL)
+    seen: list[int] = []
+
+    async def restarted() -> bool:
+        path = f"/v1/projects/{api.project}/jobs/{in_flight}"
+        seen.append(await _status(api.http.get(path, headers=api.headers)))
+        return f"{name} restarted on " in dev.log()[log_before:]
+
+    await eventually(restarted, bool, RESTART_WITHIN)
+    log = dev.log()[log_before:]
+    assert f"{name} died (exit code {SIGKILLED}); restart attempt 1 of {LIMIT} in" in log, log
+    assert f":{dev.ports[server]}" in log.split(f"{name} restarted on ")[1].splitlines()[0], log
+    assert dev.pid(server) != old_pid and alive(dev.pid(server))
+    return Outage(in_flight, seen, time.monotonic() - killed, children)
+
+
+async def _after_the_restart(dev: DevProcess, api: DevApi, outage: Outage, pdf: bytes) -> None:
+    """The job in flight at the kill and a job created now both succeed, their workflows
+    complete, and the API and worker processes are the ones from before (never restarted)."""
+    job = outage.in_flight
+    done = await wait_status(api.http, api.headers, api.project, job, TERMINAL, JOB_WITHIN)
     assert done["status"] == "succeeded", done
     after = await api.parse("after.pdf", pdf)
     done = await wait_status(api.http, api.headers, api.project, after, TERMINAL, JOB_WITHIN)
     assert done["status"] == "succeeded", done
     client = await Client.connect(dev.temporal_address)
-    closed = await workflows_closed(client, [in_flight, after])
+    closed = await workflows_closed(client, [job, after])
     assert set(closed.values()) == {WorkflowExecutionStatus.COMPLETED}, closed
+    assert (dev.pid("api"), dev.pid("worker")) == outage.children
+    assert dev.proc.poll() is None
 
 
 async def test_a_killed_temporal_is_restarted_and_running_jobs_finish(
     dev: DevProcess, api: DevApi, pdf: bytes
 ) -> None:
-    children = (dev.pid("api"), dev.pid("worker"))
-    client = await Client.connect(dev.temporal_address)
-    in_flight = await api.parse("in-flight.pdf", pdf)
-    await eventually(lambda: parse_in_flight(client, in_flight), bool, within=60)
-
-    async def read() -> int:  # Postgres only: served all through the outage
-        path = f"/v1/projects/{api.project}/jobs/{in_flight}"
-        return await _status(api.http.get(path, headers=api.headers))
-
-    killed = time.monotonic()
-    seen = await _kill_and_probe(dev, "temporal", "Temporal dev server", read)
-    assert set(seen) == {200}, seen
-    assert time.monotonic() - killed < RESTART_WITHIN
-    await _after_the_restart(dev, api, in_flight, pdf)
-    assert (dev.pid("api"), dev.pid("worker")) == children
-    assert dev.proc.poll() is None
+    outage = await _outage(dev, api, pdf, "temporal", "Temporal dev server")
+    assert set(outage.statuses) == {200}, outage  # reads need Postgres only
+    await _after_the_restart(dev, api, outage, pdf)
 
 
 async def test_a_killed_postgres_is_restarted_and_the_api_answers_503_meanwhile(
     dev: DevProcess, api: DevApi, pdf: bytes
 ) -> None:
-    children = (dev.pid("api"), dev.pid("worker"))
-    client = await Client.connect(dev.temporal_address)
-    in_flight = await api.parse("in-flight.pdf", pdf)
-    await eventually(lambda: parse_in_flight(client, in_flight), bool, within=60)
-
-    async def read() -> int:
-        path = f"/v1/projects/{api.project}/jobs/{in_flight}"
-        return await _status(api.http.get(path, headers=api.headers))
-
-    seen = await _kill_and_probe(dev, "postgres", "Postgres", read)
-    assert 503 in seen, seen  # told plainly while the database is down
-    assert set(seen) <= {200, 503}, seen  # never a 500, never a hang
-    # The API's pool reconnects by itself.
-    await eventually(read, lambda status: status == 200, within=30)
-    await _after_the_restart(dev, api, in_flight, pdf)
-    assert (dev.pid("api"), dev.pid("worker")) == children
-    assert dev.proc.poll() is None
+    outage = await _outage(dev, api, pdf, "postgres", "Postgres")
+    assert 503 in outage.statuses, outage  # told plainly while the database is down
+    assert set(outage.statuses) <= {200, 503}, outage  # never a 500, never a hang
+    await _after_the_restart(dev, api, outage, pdf)  # the API's pool reconnected
 
 
 @pytest.mark.slow
