@@ -123,6 +123,16 @@ class Settings(BaseSettings):
     # 0.95 against an exact scan; see docs in bench/vector_search.py).
     vector_search_ef_search: int = Field(default=100, ge=1, le=1000)
 
+    # `docket dev` restarts an embedded server that dies (same port, same data), waiting
+    # `dev_restart_backoff_seconds` before the first attempt and doubling up to
+    # `dev_restart_backoff_max_seconds`; after `dev_restart_limit` failed attempts in a row
+    # it stops the stack and exits non-zero. A server that has served for
+    # `dev_restart_stable_seconds` since its restart has its count reset.
+    dev_restart_limit: int = Field(default=5, ge=0)
+    dev_restart_backoff_seconds: float = Field(default=1.0, gt=0)
+    dev_restart_backoff_max_seconds: float = Field(default=15.0, gt=0)
+    dev_restart_stable_seconds: float = Field(default=60.0, gt=0)
+
     @property
     def heartbeat_timeout(self) -> timedelta:
         return timedelta(seconds=self.heartbeat_timeout_seconds)

@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -21,9 +22,34 @@ def configure_logging(settings: Settings) -> None:
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
-    from docket.devstack import run_dev
+    """Run the dev stack until SIGINT/SIGTERM/SIGHUP (then stop it in order: API and worker,
+    Temporal, Postgres), or until a process dies beyond what supervision restarts."""
+    from docket.devstack import DevStack, StartupError
+    from docket.supervise import STOP_SIGNALS
 
-    return run_dev(settings)
+    stack = DevStack(settings)
+    previous = {sig: signal.signal(sig, stack.request_stop) for sig in STOP_SIGNALS}
+    try:
+        stack.start()
+        ui = stack.temporal.ui_url if stack.temporal else None
+        # The API key only goes to the terminal banner, not to logs that may be collected.
+        log.info("ready: api=%s docs=%s/docs temporal_ui=%s", stack.api_url, stack.api_url, ui)
+        log.info(
+            "account %s; credentials in %s", stack.credentials["account_id"], stack.credentials_path
+        )
+        sys.stdout.write(stack.banner())
+        sys.stdout.flush()
+        return stack.wait()
+    except (RuntimeError, OSError) as exc:
+        if stack.stop_requested:  # a signal during startup: not an error
+            log.info("interrupted during startup; stopping")
+            return 0
+        log.error("docket dev failed: %s", exc)
+        return exc.code if isinstance(exc, StartupError) else 1
+    finally:
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
@@ -31,7 +57,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
@@ -40,6 +66,11 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         timeout_graceful_shutdown=int(settings.worker_graceful_shutdown_seconds),
     )
+    server = uvicorn.Server(config)
+    # uvicorn drains on SIGINT and SIGTERM only; a hangup gets the same graceful shutdown
+    # (its handler stays installed, so the signal uvicorn re-raises on exit is harmless).
+    signal.signal(signal.SIGHUP, server.handle_exit)
+    server.run()
     return 0
 
 

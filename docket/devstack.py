@@ -1,7 +1,11 @@
 """`docket dev`: Postgres, Temporal, the worker and the API on one machine, with no setup.
 
-`DevStack` owns the processes (reusable by tests and the bench); `run_dev` adds signal
-handling and the banner. Everything lives under `settings.data_dir`.
+`DevStack` owns the processes (reusable by tests and the bench); the `dev` command
+(docket/cli.py) adds signal handling and the banner. Everything lives under
+`settings.data_dir`. Every process runs in a session of its own, so a terminal's Ctrl-C or
+hangup reaches `docket dev` alone, which stops the API and the worker first (the worker
+drains), then Temporal, then Postgres; while it runs, it restarts a server that dies
+(docket/supervise.py).
 """
 
 import contextlib
@@ -26,14 +30,14 @@ from docket.embedded import (
     reclaim_orphan,
     record_owner,
 )
+from docket.supervise import Supervisor, exit_status, stop_children
 
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 60.0
-# After a terminal Ctrl-C the children got SIGINT too (same process group): let them finish
-# on their own for a moment, since a second signal makes uvicorn skip its graceful drain.
-SIGINT_GRACE = 3.0
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+POLL_SECONDS = 0.25  # how soon a stop request or a dead process is noticed
+# Beyond the worker's graceful shutdown timeout: closing its pool, the API's drain.
+STOP_MARGIN_SECONDS = 5.0
 CHILDREN = ("worker", "api")
 
 
@@ -41,11 +45,6 @@ class StartupError(RuntimeError):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
-
-
-def _exit_status(code: int) -> int:
-    """A shell-style status for a process that should not have exited: never 0."""
-    return 128 - code if code < 0 else code or 1
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -124,7 +123,9 @@ class DevStack:
         for name in CHILDREN:
             self._check_stop()
             cmd = [sys.executable, "-m", "docket", name]
-            self.children[name] = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL)
+            self.children[name] = subprocess.Popen(
+                cmd, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True
+            )
             record_owner(self._owner_file(name), self.children[name].pid)
         self._wait_healthy()
 
@@ -162,7 +163,7 @@ class DevStack:
         cmd = [sys.executable, "-m", "docket", *args]
         done = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
-            raise StartupError(f"`docket {' '.join(args)}` failed", _exit_status(done.returncode))
+            raise StartupError(f"`docket {' '.join(args)}` failed", exit_status(done.returncode))
         return done.stdout.decode()
 
     def _credentials(self) -> dict[str, str]:
@@ -183,12 +184,13 @@ class DevStack:
         _write_private(self.credentials_path, json.dumps(creds, indent=2) + "\n")
         return creds
 
-    def _dead(self) -> tuple[str, int] | None:
-        """The first process of the stack that has exited, with its exit code."""
+    def _dead(self, servers: bool = True) -> tuple[str, int] | None:
+        """The first process of the stack (children, then servers) that has exited, with its
+        exit code."""
         for name, proc in self.children.items():
             if (code := proc.poll()) is not None:
                 return name, code
-        for server in (self.temporal, self.postgres):
+        for server in (self.temporal, self.postgres) if servers else ():
             if server is not None and (code := server.poll()) is not None:
                 return server.name, code
         return None
@@ -202,51 +204,43 @@ class DevStack:
         while not api_healthy(self.api_url):
             self._check_stop()
             if dead := self._dead():
-                raise StartupError(f"{dead[0]} exited with code {dead[1]}", _exit_status(dead[1]))
+                raise StartupError(f"{dead[0]} exited with code {dead[1]}", exit_status(dead[1]))
             if time.monotonic() > deadline:
                 raise StartupError(f"{self.api_url}/healthz not OK after {HEALTH_TIMEOUT:.0f}s")
             time.sleep(0.2)
 
     def wait(self) -> int:
-        """Block until request_stop() (returns 0) or a process dies (returns its status)."""
-        while not self._sleep(0.25):
-            dead = self._dead()
-            # A Ctrl-C may stop a child before our own handler has run: give the flag a moment.
-            if dead and not self._sleep(0.5):
+        """Block until request_stop() (returns 0), the API or the worker exits, or a server
+        stays dead beyond its restart attempts (returns a non-zero status). A server that dies
+        is restarted meanwhile (docket/supervise.py)."""
+        supervisor = Supervisor(self.settings, lambda: self.stop_requested)
+        supervisor.watch(self.postgres)
+        supervisor.watch(self.temporal)
+        while not self._sleep(POLL_SECONDS):
+            if (status := supervisor.check()) is not None:
+                return status
+            if dead := self._dead(servers=False):
                 log.error("%s exited with code %s; stopping the dev stack", *dead)
-                return _exit_status(dead[1])
+                return exit_status(dead[1])
         log.info("received %s; stopping", signal.Signals(self.stop_signal or signal.SIGTERM).name)
         return 0
 
     def stop(self) -> None:
-        """Stop the API and the worker, then Temporal, then Postgres. Idempotent."""
-        grace = self.settings.worker_graceful_shutdown_seconds + 5
-        deadline = time.monotonic() + grace
-        if self.stop_signal == signal.SIGINT:
-            self._wait_children(min(deadline, time.monotonic() + SIGINT_GRACE))
-        for proc in self.children.values():
-            if proc.poll() is None:
-                proc.terminate()
-        if not self._wait_children(deadline):
-            for name, proc in self.children.items():
-                if proc.poll() is None:
-                    log.warning("%s did not stop within %.0fs; killing it", name, grace)
-                    proc.kill()
-            self._wait_children(time.monotonic() + 5)
+        """Stop the API and the worker (the worker drains its activities), then Temporal,
+        then Postgres, each only once the ones before it have exited. Idempotent."""
+        if self.children:
+            log.info("stopping the API and the worker")
+            grace = self.settings.worker_graceful_shutdown_seconds + STOP_MARGIN_SECONDS
+            stop_children(self.children, grace)
         for name in self.children:
             self._owner_file(name).unlink(missing_ok=True)
         self.children.clear()
         for server in (self.temporal, self.postgres):
             if server is not None:
+                if server.pid is not None and server.poll() is None:
+                    log.info("stopping %s", server.name)
                 server.stop()
-
-    def _wait_children(self, deadline: float) -> bool:
-        """Wait until every child has exited or `deadline` passes; True if all exited."""
-        while any(proc.poll() is None for proc in self.children.values()):
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
+        log.info("dev stack stopped")
 
     def banner(self) -> str:
         external = f"(external Temporal at {self.env.get('TEMPORAL_ADDRESS')})"
@@ -288,30 +282,3 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if value is not None:
             env[f"DOCKET_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
-
-
-def run_dev(settings: Settings) -> int:
-    """`docket dev`: run the stack until SIGINT/SIGTERM/SIGHUP or until a process dies."""
-    stack = DevStack(settings)
-    previous = {sig: signal.signal(sig, stack.request_stop) for sig in STOP_SIGNALS}
-    try:
-        stack.start()
-        ui = stack.temporal.ui_url if stack.temporal else None
-        # The API key only goes to the terminal banner, not to logs that may be collected.
-        log.info("ready: api=%s docs=%s/docs temporal_ui=%s", stack.api_url, stack.api_url, ui)
-        log.info(
-            "account %s; credentials in %s", stack.credentials["account_id"], stack.credentials_path
-        )
-        sys.stdout.write(stack.banner())
-        sys.stdout.flush()
-        return stack.wait()
-    except (RuntimeError, OSError) as exc:
-        if stack.stop_requested:  # a Ctrl-C during startup also kills the servers: not an error
-            log.info("interrupted during startup; stopping")
-            return 0
-        log.error("docket dev failed: %s", exc)
-        return exc.code if isinstance(exc, StartupError) else 1
-    finally:
-        stack.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -1,5 +1,5 @@
 """Worker wiring (a composition root, imported lazily by the CLI): registers the workflows
-and the activities bound to one pool, and shuts down gracefully on SIGTERM/SIGINT."""
+and the activities bound to one pool, and shuts down gracefully on SIGTERM/SIGINT/SIGHUP."""
 
 import asyncio
 import contextlib
@@ -26,6 +26,7 @@ from db.pool import create_pool, require_database_url
 from db.transitions import cancel_marked
 from docket.health import heartbeat
 from docket.reconciler import reconcile_forever
+from docket.supervise import STOP_SIGNALS
 from workflows.registry import Registry, default_registry
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def cancel_listener(pool: Any, settings: Settings, board: CancelBoard) -> Listen
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Poll until SIGTERM/SIGINT (or until `stop` is set, for tests), then shut down
+    """Poll until SIGTERM/SIGINT/SIGHUP (or until `stop` is set, for tests), then shut down
     gracefully. A fatal worker error (e.g. an unknown namespace) is raised, so the process
     exits non-zero and its supervisor restarts it."""
     pool = await create_pool(settings)
@@ -101,7 +102,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         worker = build_worker(client, settings, job_activities(pool, settings, board))
         if stop is None:
             stop = asyncio.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in STOP_SIGNALS:  # a hangup drains like a deploy's SIGTERM
                 loop.add_signal_handler(sig, stop.set)
                 handled.append(sig)
         health_file = settings.worker_health_path

@@ -1,7 +1,9 @@
 """Real Postgres and Temporal servers run as child processes, for `docket dev` and the tests.
 
-The servers are plain children of the caller (`subprocess.Popen`, never daemonised), so a
-terminal Ctrl-C reaches them too and `stop()` can wait for them. A caller that dies hard
+The servers are children of the caller (`subprocess.Popen`, never daemonised), so `stop()` can
+wait for them, each in a session of its own: a terminal's Ctrl-C reaches only the caller, which
+stops them after whatever uses them, and `restart()` brings a dead one back on the same port
+and data. A caller that dies hard
 (SIGKILL, OOM) cannot stop them, so each start records "<server pid> <owner pid>" in an owner
 file next to the data: the next start on the same data stops such an orphan, but refuses (with
 a RuntimeError) to touch a server whose owner is still alive.

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Self, TypeVar
@@ -151,6 +151,7 @@ class _Server:
         self.data_dir, self.log_path, self.owner_file = data_dir, log_path, owner_file
         self.marker = marker  # identifies the server's command line, see _cmdline()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._abort: Callable[[], bool] | None = None
 
     @property
     def _endpoint(self) -> str:
@@ -174,13 +175,15 @@ class _Server:
     async def _wait_ready(self, deadline: float) -> None:
         raise NotImplementedError
 
-    def start(self, timeout: float | None = None) -> str:
-        """Start the server (if not yet running), wait until it serves, return its endpoint."""
+    def start(self, timeout: float | None = None, abort: Callable[[], bool] | None = None) -> str:
+        """Start the server (if not yet running), wait until it serves, return its endpoint.
+        `abort`: polled while waiting; when it returns True the start fails at once."""
         if self._proc is not None:
             return self._endpoint
         started = time.monotonic()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.reclaim()
+        self._abort = abort
         try:
             with self.log_path.open("ab") as log_file:  # the child keeps its own copy of the fd
                 self._launch(log_file)
@@ -188,6 +191,8 @@ class _Server:
         except BaseException:
             self.stop()
             raise
+        finally:
+            self._abort = None
         log.info(
             "%s ready in %.1fs (log: %s)", self.name, time.monotonic() - started, self.log_path
         )
@@ -196,12 +201,31 @@ class _Server:
     def _spawn(self, cmd: list[str], log_file: IO[bytes], **kwargs: Any) -> None:
         log.debug("starting %s: %s", self.name, cmd)
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, **kwargs
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # Its own session: a terminal's Ctrl-C (or hangup) reaches only its owner, which
+            # stops the servers last, after the processes that use them.
+            start_new_session=True,
+            **kwargs,
         )
         record_owner(self.owner_file, self._proc.pid)
 
+    def restart(self, timeout: float | None = None, abort: Callable[[], bool] | None = None) -> str:
+        """Start a server that has died again, on the same port and data; returns its endpoint.
+        (Postgres backends outliving a killed postmaster exit when they notice; until then
+        the new postmaster refuses to start, and the caller retries.)"""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.wait()
+            self.owner_file.unlink(missing_ok=True)
+        return self.start(timeout, abort)
+
     def _check_running(self, deadline: float, reason: object) -> None:
         assert self._proc is not None
+        if self._abort is not None and self._abort():
+            raise RuntimeError(f"{self.name}: start interrupted")
         code = self._proc.poll()
         if code is not None or time.monotonic() > deadline:
             state = f"exited with code {code}" if code is not None else "was not ready in time"

@@ -2,121 +2,28 @@
 fresh data, the HTTP API driven from outside with the generated credentials, then SIGINT and
 a check that nothing is left running."""
 
-import asyncio
-import contextlib
-import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
-from docket.embedded import find_free_port
+from tests.docket.devprocess import running_dev
 from tests.helpers import eventually, upload, wait_status
 
 pytestmark = pytest.mark.timeout(120)
-STARTUP_TIMEOUT = 60.0
 EXIT_TIMEOUT = 60.0
 MARKDOWN = b"# Field notes\n\nDocket parses markdown end to end.\n\n- first point\n- second point\n"
 CANCEL_PATH = "/v1/projects/{project_id}/jobs/{job_id}/cancel"
-
-
-def _dev_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    """The caller's environment minus anything pointing at external servers or another stack."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DOCKET_", "TEMPORAL_")) and key != "DATABASE_URL"
-    }
-    env.update({f"DOCKET_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    return {**env, "DOCKET_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    text = path.read_text(errors="replace") if path.exists() else "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _leftovers(data_dir: Path, session: int) -> dict[int, str]:
-    """Live processes of the `docket dev` run (pid: command line): in its session (so its
-    children, whatever their command line), or with its data dir on their command line."""
-    found = {}
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        with contextlib.suppress(psutil.Error, OSError):
-            if proc.info["status"] == psutil.STATUS_ZOMBIE or proc.pid == os.getpid():
-                continue
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if str(data_dir) in cmdline or os.getsid(proc.pid) == session:
-                found[proc.pid] = cmdline
-    return found
-
-
-async def _kill_everything(proc: "subprocess.Popen[bytes]", data_dir: Path) -> None:
-    """After a failure: SIGTERM the process group (`docket dev` then stops its servers), and
-    SIGKILL the group and any straggler as a last resort."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        await asyncio.to_thread(proc.wait, 20)
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    for pid in _leftovers(data_dir, proc.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    proc.wait()
 
 
 def _accepts_connections(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _read_credentials(path: Path) -> dict[str, str] | None:
-    """credentials.json once `docket dev` has written it (atomically: never half a file)."""
-    with contextlib.suppress(FileNotFoundError):
-        creds: dict[str, str] = json.loads(path.read_text())
-        return creds
-    return None
-
-
-def _start_dev(env: dict[str, str], cwd: Path, log_path: Path) -> "subprocess.Popen[bytes]":
-    with log_path.open("wb") as log_file:  # the child keeps its own copy of the fd
-        return subprocess.Popen(
-            [sys.executable, "-m", "docket", "dev"],
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killpg() reaches every child
-        )
-
-
-async def _wait_ready(proc: "subprocess.Popen[bytes]", credentials: Path) -> dict[str, str]:
-    async def probe() -> dict[str, str] | None:
-        if (code := proc.poll()) is not None:
-            raise AssertionError(f"`docket dev` exited with code {code} during startup")
-        if (creds := _read_credentials(credentials)) is None:
-            return None
-        with contextlib.suppress(httpx.TransportError):
-            async with httpx.AsyncClient(timeout=2) as http:
-                if (await http.get(f"{creds['api_url']}/healthz")).status_code == 200:
-                    return creds
-        return None
-
-    creds = await eventually(probe, lambda found: found is not None, STARTUP_TIMEOUT)
-    assert creds is not None
-    return creds
 
 
 async def _use_the_api(creds: dict[str, str]) -> None:
@@ -173,37 +80,12 @@ async def _stop(proc: "subprocess.Popen[bytes]") -> int:
     return code
 
 
-def _private_dir() -> Path:
-    """Not under tmp_path when root: the Postgres account must traverse every ancestor, and
-    each new pytest session (a colleague's, say) resets /tmp/pytest-of-root to 0700."""
-    return Path(tempfile.mkdtemp(prefix="docket-e2e-")).resolve()
-
-
 async def test_docket_dev_serves_a_parse_and_stops_cleanly(tmp_path: Path) -> None:
-    data_root = _private_dir() if os.geteuid() == 0 else tmp_path
-    data_dir = data_root / "data"
-    ports: dict[str, int] = {}
-    while len(set(ports.values())) < 4:  # four distinct OS-chosen ports, none a default one
-        ports = {name: find_free_port(0) for name in ("api", "postgres", "temporal", "temporal_ui")}
-    log_path = tmp_path / "docket-dev.log"
-    proc = _start_dev(_dev_env(data_dir, ports), tmp_path, log_path)
-    try:
-        try:
-            creds = await _wait_ready(proc, data_dir / "credentials.json")
-            assert creds["api_url"] == f"http://127.0.0.1:{ports['api']}", creds
-            await _use_the_api(creds)
-            assert await _stop(proc) == 0
-            left = _leftovers(data_dir, proc.pid)
-            assert not left, f"left running after `docket dev` exited: {left}"
-            assert not _accepts_connections(ports["api"]), "the API port still accepts connections"
-        except Exception as exc:
-            tail = _tail(log_path)
-            raise AssertionError(
-                f"{exc}\ndata: {data_dir}\n--- tail of {log_path} ---\n{tail}"
-            ) from exc
-        if data_root != tmp_path:  # kept after a failure, for its server logs
-            shutil.rmtree(data_root, ignore_errors=True)
-    finally:
-        if proc.poll() is None or _leftovers(data_dir, proc.pid):
-            await _kill_everything(proc, data_dir)
-        proc.wait()
+    async with running_dev(tmp_path) as dev:
+        creds = await dev.wait_ready()
+        assert creds["api_url"] == f"http://127.0.0.1:{dev.ports['api']}", creds
+        await _use_the_api(creds)
+        assert await _stop(dev.proc) == 0
+        left = dev.leftovers()
+        assert not left, f"left running after `docket dev` exited: {left}"
+        assert not _accepts_connections(dev.ports["api"]), "the API port still accepts connections"

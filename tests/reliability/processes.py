@@ -64,13 +64,13 @@ def worker_env(
 
 
 class WorkerProcess:
-    """One `python -m docket worker` child."""
+    """One `python -m docket worker` child (or another `docket` command: `api`)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, command: str = "worker") -> None:
         self.env, self.log_path = env, log_path
         self._log: IO[bytes] = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "docket", "worker"],
+            [sys.executable, "-m", "docket", command],
             env=env,
             cwd=REPO,
             stdin=subprocess.DEVNULL,
@@ -116,17 +116,18 @@ class WorkerProcess:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
 
-    async def terminate(self, within: float) -> float:
-        """SIGTERM (what a deploy sends); the seconds it took to exit. Fails (and SIGKILLs
-        it) if it is still running after `within` seconds."""
+    async def terminate(self, within: float, sig: int = signal.SIGTERM) -> float:
+        """SIGTERM (what a deploy sends; or `sig`, e.g. a hangup); the seconds it took to
+        exit. Fails (and SIGKILLs it) if it is still running after `within` seconds."""
         began = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         try:
             await eventually(self._poll, lambda code: code is not None, within)
         except AssertionError:
             self.kill()
             raise AssertionError(
-                f"worker {self.pid} still running {within}s after SIGTERM:\n{self.log_tail()}"
+                f"worker {self.pid} still running {within}s after {signal.Signals(sig).name}:\n"
+                f"{self.log_tail()}"
             ) from None
         return time.monotonic() - began
 
@@ -140,17 +141,18 @@ class WorkerProcess:
 
 
 class Workers:
-    """Starts worker children; on exit SIGKILLs every one still alive."""
+    """Starts worker (or API) children; on exit SIGKILLs every one still alive."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env, self.log_dir = env, log_dir
         self.started: list[WorkerProcess] = []
 
-    def start(self, **overrides: str) -> WorkerProcess:
-        name = f"worker-{len(self.started) + 1}"
+    def start(self, command: str = "worker", **overrides: str) -> WorkerProcess:
+        name = f"{command}-{len(self.started) + 1}"
         # Its own health file: the data dir is shared by the whole suite.
         private = {"DOCKET_WORKER_HEALTH_FILE": str(self.log_dir / f"{name}.health")}
-        worker = WorkerProcess({**self.env, **private, **overrides}, self.log_dir / f"{name}.log")
+        env = {**self.env, **private, **overrides}
+        worker = WorkerProcess(env, self.log_dir / f"{name}.log", command)
         self.started.append(worker)
         return worker
 

@@ -7,6 +7,8 @@ Parse times scale with the machine, so each case sets the grace far from its doc
 parse time: a short parse and a long grace, or a very long parse and a short grace.
 """
 
+import asyncio
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
+from docket.devstack import api_healthy
+from docket.embedded import find_free_port
 from tests.documents import make_pdf
 from tests.helpers import eventually, upload
 from tests.reliability.processes import (
@@ -108,8 +112,10 @@ async def deploy(
             yield Deploy(workers, api, headers, project, pool, client)
 
 
+# A hangup (a closed terminal, an ssh session dropped) drains like a deploy's SIGTERM.
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda sig: sig.name)
 async def test_sigterm_lets_an_in_flight_parse_finish_within_the_grace(
-    deploy: Deploy, short_pdf: bytes
+    deploy: Deploy, short_pdf: bytes, sig: signal.Signals
 ) -> None:
     old = deploy.workers.start(DOCKET_WORKER_GRACEFUL_SHUTDOWN_SECONDS=str(LONG_GRACE))
     await old.wait_ready()
@@ -117,7 +123,7 @@ async def test_sigterm_lets_an_in_flight_parse_finish_within_the_grace(
     # Mid-document: SIGTERM now.
     await eventually(lambda: parse_in_flight(deploy.client, job_id), bool, within=60)
 
-    took = await old.terminate(within=LONG_GRACE + EXIT_MARGIN_SECONDS)
+    took = await old.terminate(within=LONG_GRACE + EXIT_MARGIN_SECONDS, sig=sig)
     assert old.proc.returncode == 0, old.log_tail()  # a clean exit, not a crash
     # Finished during the grace, on the old worker: no other worker exists yet.
     assert (await statuses(deploy.pool, [job_id]))[job_id] == "succeeded", old.log_tail()
@@ -159,3 +165,22 @@ async def first_parse_failure(client: Client, job_id: str) -> str:
             failure = event.activity_task_started_event_attributes.last_failure
             return failure.application_failure_info.type
     raise AssertionError(f"no parse_document attempt in {job_id}")
+
+
+async def test_sighup_shuts_the_api_down_gracefully_like_sigterm(
+    settings: Settings, temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    port = find_free_port(0)
+    address = temporal_env.client.service_client.config.target_host
+    env = worker_env(settings, address, f"api-{uuid.uuid4().hex}")
+    env.update({"DOCKET_API_PORT": str(port), "DOCKET_SECRET_KEY": "test-secret"})
+    with Workers(env, tmp_path) as processes:
+        api = processes.start("api")
+        url = f"http://127.0.0.1:{port}"
+        await eventually(lambda: asyncio.to_thread(api_healthy, url), bool, within=60)
+
+        await api.terminate(within=LONG_GRACE + EXIT_MARGIN_SECONDS, sig=signal.SIGHUP)
+        # Drained and closed (uvicorn's shutdown, the app's lifespan), then a clean exit;
+        # a hangup's default action would have killed it on the spot (exit code -1).
+        assert api.proc.returncode == 0, api.log_tail()
+        assert "Application shutdown complete." in api.log_tail(), api.log_tail()
