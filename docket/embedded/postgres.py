@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import asyncpg
 
+from db.pool import create_database_if_missing
 from docket.embedded.process import _cmdline, _log_tail, _Server, find_free_port, postgres_bin_dir
 
 log = logging.getLogger(__name__)
@@ -154,11 +155,7 @@ class EmbeddedPostgres(_Server):
                 self._check_running(deadline, exc)  # e.g. "the database system is starting up"
                 await asyncio.sleep(0.05)
         try:
-            query = "SELECT 1 FROM pg_database WHERE datname = $1"
-            if not await conn.fetchval(query, self.database):
-                with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # a concurrent start
-                    quoted = self.database.replace('"', '""')  # identifiers cannot be $1
-                    await conn.execute(f'CREATE DATABASE "{quoted}"')
+            await create_database_if_missing(conn, self.database)
         finally:
             await conn.close()
 

@@ -7,6 +7,7 @@ sideways arrow the design allows (`workflows/` → `activities/`, passed through
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,24 @@ def test_an_upward_import_is_caught() -> None:
     assert violations("db", source) == ["line 1 imports api.app", "line 3 imports workflows.parse"]
     assert violations("core", "import db.pool\n") == ["line 1 imports db.pool"]
     assert violations("docket", source) == []
+
+
+SQL = re.compile(
+    r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+DATABASE)\b",
+    re.I | re.S,
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in modules() if p.relative_to(ROOT).parts[0] != "db"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_sql_text_outside_db(path: Path) -> None:
+    """db/ owns every statement; the other packages call its functions."""
+    found = [
+        node.value[:60]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
+    ]
+    assert found == []
