@@ -34,8 +34,11 @@ from tests.factories import insert_parse_result
 
 NAME = "cancel_running"
 BENCH = "cancel running job"
-TARGET_P50_MS = 150.0
-TARGET_RATIO = 1.3
+# Cancels reach running work through Postgres: the target is against Temporal alone with a
+# 100 ms heartbeat throttle (the old default), at Docket's default (1 s) throttle.
+TARGET_P50_MS = 30.0
+TARGET_RATIO = 0.3
+RAW_THROTTLE_MS = 100
 # A cancel takes well under a second; a job still running after this ignored it.
 SETTLE_DEADLINE = 30.0
 
@@ -132,9 +135,11 @@ class Runs:
         self.raw_phases.append(await phases(handle, wall, time.time()))
 
 
-async def measure(stack: DevStack, throttle_ms: int, sizes: Sizes) -> Runs:
+async def measure(stack: DevStack, raw_throttle_ms: int, sizes: Sizes) -> Runs:
+    """Docket's cancels on `stack` (at its own throttle), alternating with a bare Temporal
+    workflow heartbeating every `raw_throttle_ms`."""
     client = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
-    throttle = timedelta(milliseconds=throttle_ms)
+    throttle = timedelta(milliseconds=raw_throttle_ms)
     async with api_client(stack) as api, bare_worker(client, throttle) as queue:
         project = await api.project("cancel-latency")
         file_id = await api.upload(project, "big.pdf", big_pdf())
@@ -159,6 +164,8 @@ async def measure(stack: DevStack, throttle_ms: int, sizes: Sizes) -> Runs:
 
 def rows_for(throttle_ms: int, runs: Runs, default: bool) -> list[Row]:
     label = f"throttle {throttle_ms} ms"
+    if default:
+        label += f", raw at {RAW_THROTTLE_MS} ms"
     latency = Row(
         BENCH,
         f"POST cancel → cancelled in GET ({label})",
@@ -198,7 +205,8 @@ def run(stack: DevStack, sizes: Sizes) -> list[Row]:
     rows: list[Row] = []
     for throttle_ms in sorted({default, *sizes.throttles_ms}):
         if throttle_ms == default:
-            runs = asyncio.run(measure(stack, throttle_ms, sizes))
+            # The issue's baseline: Temporal alone at the old default throttle.
+            runs = asyncio.run(measure(stack, RAW_THROTTLE_MS, sizes))
         else:
             with sibling_stack(stack, heartbeat_throttle_ms=throttle_ms) as sibling:
                 runs = asyncio.run(measure(sibling, throttle_ms, sizes))

@@ -83,11 +83,12 @@ class Settings(BaseSettings):
     # production must set it (the same value on every API replica).
     secret_key: SecretStr | None = None
 
-    # Cancellation reaches a running activity only through a heartbeat. The SDK sends at
-    # most one heartbeat per throttle interval, so the interval bounds cancel latency; the
-    # timeout only decides when a silent (crashed) activity is retried elsewhere.
+    # A cancel reaches running work through Postgres (NOTIFY, db/notify.py) in milliseconds,
+    # so heartbeats are liveness signals again: Temporal's own cancel (delivered with a
+    # heartbeat, at most one per throttle interval) is the fallback path. The timeout
+    # decides when a silent (crashed) activity is retried elsewhere.
     heartbeat_timeout_seconds: float = Field(default=10.0, gt=0)
-    heartbeat_throttle_ms: int = Field(default=100, ge=10)
+    heartbeat_throttle_ms: int = Field(default=1000, ge=10)
     worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     max_concurrent_activities: int = Field(default=50, ge=1)
 

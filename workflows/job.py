@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
 
 # How long a job cancelled through Postgres waits for Temporal's cancel (sent by the API
 # right after the same commit) before its workflow simply completes.
-CANCEL_ARRIVAL = timedelta(minutes=1)
+CANCEL_ARRIVAL = timedelta(seconds=10)
 
 # A work activity: a bound method of an activity class taking the job's ref.
 WorkActivity = Callable[[Any, JobRef], Awaitable[ResultOutcome]]
@@ -73,7 +73,11 @@ async def run_job(inp: JobInput, work: WorkActivity, what: str) -> JobOutcome:
         raise
     if outcome.cancelled:
         # Settled `cancelled` through Postgres already (the fast path); end CANCELED in
-        # Temporal too once its own cancel arrives (raised here), or give up waiting.
+        # Temporal too. Its cancel may have arrived while the activity finished (then it was
+        # consumed by that await: raise it again), or be on its way (raised by the wait), or
+        # never come (the API died after its commit): then complete after a bound.
+        if workflow.cancellation_reason() is not None:
+            raise asyncio.CancelledError
         with contextlib.suppress(asyncio.TimeoutError):
             await workflow.wait_condition(lambda: False, timeout=CANCEL_ARRIVAL)
         return JobOutcome.CANCELLED
