@@ -41,8 +41,21 @@ log = logging.getLogger(__name__)
 # What a failing store raises: obstore's own errors, and the OSError family (refused or
 # reset connections, time-outs) that its client surfaces as such.
 STORE_ERRORS = (BaseError, OSError)
+# A missing object: obstore raises the builtin FileNotFoundError (its NotFoundError where
+# the error does not map onto an OSError).
+NOT_FOUND = (FileNotFoundError, NotFoundError)
 # Temporary local copies for the parsers; the prefix names them in a listing of /tmp.
 LOCAL_COPY_PREFIX = "docket-blob-"
+
+
+# obstore's messages carry the store's whole XML answer and a debug dump: the first line
+# (what failed, where, how) is what a job's error and a 503 show.
+SUMMARY_CHARS = 300
+
+
+def summary(err: BaseException) -> str:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return first[:SUMMARY_CHARS]
 
 
 def blob_path(key: str) -> str:
@@ -107,7 +120,7 @@ class S3Storage:
             await obstore.rename_async(self.bucket, staging, blob_path(key))
         except STORE_ERRORS as err:
             await self._forget(staging)
-            raise StorageUnavailable(str(err)) from err
+            raise StorageUnavailable(summary(err)) from err
         return StoredBlob(key=key, size=size, head=bytes(head))
 
     async def _forget(self, staging: str) -> None:
@@ -119,10 +132,10 @@ class S3Storage:
     async def exists(self, key: str) -> bool:
         try:
             await obstore.head_async(self.bucket, blob_path(key))
-        except NotFoundError:
+        except NOT_FOUND:
             return False
         except STORE_ERRORS as err:
-            raise StorageUnavailable(str(err)) from err
+            raise StorageUnavailable(summary(err)) from err
         return True
 
     @contextlib.asynccontextmanager
@@ -142,10 +155,10 @@ class S3Storage:
             result = await obstore.get_async(self.bucket, blob_path(key))
             async for chunk in result.stream(min_chunk_size=self.part_bytes):
                 await asyncio.to_thread(out.write, chunk)
-        except NotFoundError as err:
+        except NOT_FOUND as err:
             raise BlobMissing(key) from err
         except STORE_ERRORS as err:
-            raise StorageUnavailable(str(err)) from err
+            raise StorageUnavailable(summary(err)) from err
 
     async def presign(self, key: str, expires_in_seconds: int) -> str | None:
         try:
@@ -153,4 +166,4 @@ class S3Storage:
                 self.bucket, "GET", blob_path(key), timedelta(seconds=expires_in_seconds)
             )
         except STORE_ERRORS as err:
-            raise StorageUnavailable(str(err)) from err
+            raise StorageUnavailable(summary(err)) from err
