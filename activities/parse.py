@@ -3,6 +3,7 @@
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,7 +20,7 @@ from core.contracts import JobRef, ResultOutcome
 from core.enums import FileStatus, JobStatus
 from core.ids import IdPrefix, new_id
 from core.params import ChunkingOptions, ParseParameters
-from core.storage import FileStorage
+from core.storage import BlobMissing, Storage, StorageUnavailable
 from db import results
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class ParseActivities:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        storage: FileStorage,
+        storage: Storage,
         heartbeat_every: timedelta,
         board: CancelBoard | None = None,
     ):
@@ -47,19 +48,22 @@ class ParseActivities:
         if missing or item.file_status is FileStatus.DELETED:
             raise document_failure(f"source document {item.source_id} is missing or was deleted")
         assert item.storage_key is not None and item.mime_type is not None
-        path = self.storage.path_of(item.storage_key)
-        if not path.exists():
-            raise document_failure(f"the content of source document {item.source_id} is missing")
         try:
-            with path.open("rb"):
-                pass  # an unreadable blob (EACCES, EIO, ESTALE, a directory) fails here
-        except OSError as err:
-            # Perhaps transient (a shared volume, NFS): retried a bounded number of times,
-            # then the job fails with this message.
-            raise storage_failure(
-                f"could not read the stored file of source document {item.source_id}: "
-                f"{err.strerror or err}"
+            async with self.storage.local_copy(item.storage_key) as path:
+                return await self._parse(ref, item, path)
+        except BlobMissing as err:
+            raise document_failure(
+                f"the content of source document {item.source_id} is missing"
             ) from err
+        except StorageUnavailable as err:
+            # Perhaps transient (a shared volume, NFS, an object store's outage): retried a
+            # bounded number of times, then the job fails with this message.
+            raise storage_failure(
+                f"could not read the stored file of source document {item.source_id}: {err.reason}"
+            ) from err
+
+    async def _parse(self, ref: JobRef, item: results.WorkItem, path: Path) -> ResultOutcome:
+        assert item.mime_type is not None
         began = time.monotonic()
         async with heartbeating(self.heartbeat_every):
             try:

@@ -14,7 +14,7 @@ from api.auth import ACCOUNT_HEADER, API_KEY_HEADER
 from api.deps import AppState, PoolDep
 from api.routers import chunk, files, jobs, parse, projects, vector_stores
 from core.settings import Settings
-from core.storage import FileStorage
+from core.storage import open_storage
 from core.temporal import connect
 from db.pool import create_pool, ping
 
@@ -74,7 +74,7 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         pool = await create_pool(settings)
         try:
             client = await connect(settings, lazy=True)
-            app.state.docket = AppState(settings, pool, client, FileStorage(settings.storage_dir))
+            app.state.docket = AppState(settings, pool, client, open_storage(settings))
             yield
         finally:
             await pool.close()

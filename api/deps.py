@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from temporalio.client import Client
 
 from core.settings import Settings
-from core.storage import FileStorage
+from core.storage import Storage
 from workflows.registry import Registry, default_registry
 
 
@@ -18,7 +18,7 @@ class AppState:
     settings: Settings
     pool: asyncpg.Pool
     temporal: Client
-    storage: FileStorage
+    storage: Storage
     # The job kernel's operations: what create, cancel and the reconciler can run.
     registry: Registry = field(default_factory=default_registry)
 
@@ -44,7 +44,7 @@ async def get_settings(request: Request) -> Settings:
     return state_of(request).settings
 
 
-async def get_storage(request: Request) -> FileStorage:
+async def get_storage(request: Request) -> Storage:
     return state_of(request).storage
 
 
@@ -55,5 +55,5 @@ async def get_registry(request: Request) -> Registry:
 PoolDep = Annotated[asyncpg.Pool, Depends(get_pool)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-StorageDep = Annotated[FileStorage, Depends(get_storage)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]

@@ -134,6 +134,23 @@ class Settings(BaseSettings):
     dev_restart_backoff_max_seconds: float = Field(default=15.0, gt=0)
     dev_restart_stable_seconds: float = Field(default=60.0, gt=0)
 
+    # File storage (core/storage.py). Unset or `file://PATH`: a content-addressed directory
+    # (unset = the data dir's files/); `s3://bucket/prefix`: any S3-compatible store, with
+    # region and credentials from the standard AWS_* variables (AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, ...).
+    storage_url: str | None = None
+    # MinIO, Ceph RGW, R2, GCS's S3 interoperability, ...; unset = AWS (or AWS_ENDPOINT_URL).
+    s3_endpoint_url: str | None = None
+    # Multipart part size: S3 refuses parts under 5 MiB (but the last); an upload holds at
+    # most s3_upload_concurrency parts in memory, never the whole file.
+    s3_part_bytes: int = Field(default=8 * MIB, ge=5 * MIB)
+    s3_upload_concurrency: int = Field(default=4, ge=1, le=64)
+    # Each request to the store is retried this often, within this many seconds, before
+    # the caller sees an outage (a parse job then retries under WORK_RETRY's bound).
+    s3_max_retries: int = Field(default=3, ge=0, le=20)
+    s3_retry_timeout_seconds: float = Field(default=30.0, gt=0)
+    s3_request_timeout_seconds: float = Field(default=60.0, gt=0)
+
     @property
     def heartbeat_timeout(self) -> timedelta:
         return timedelta(seconds=self.heartbeat_timeout_seconds)

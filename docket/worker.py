@@ -19,7 +19,7 @@ from activities.jobs import JobActivities
 from activities.parse import ParseActivities
 from activities.vector_store import VectorStoreActivities
 from core.settings import Settings
-from core.storage import FileStorage
+from core.storage import open_storage
 from core.temporal import connect
 from db.notify import Channel, Listener
 from db.pool import create_pool, require_database_url
@@ -64,7 +64,7 @@ def build_worker(
 def job_activities(pool: Any, settings: Settings, board: CancelBoard | None = None) -> list[Any]:
     """Every activity the kernel's workflows call, bound to one pool; work activities watch
     `board` for cancels that arrive through Postgres."""
-    storage = FileStorage(settings.storage_dir)
+    storage = open_storage(settings)
     every = settings.heartbeat_throttle
     board = board or CancelBoard()
     return [

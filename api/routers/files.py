@@ -1,6 +1,5 @@
 """Files: multipart upload into content-addressed storage, list, get, signed download, delete."""
 
-import asyncio
 import logging
 import time
 import unicodedata
@@ -9,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 from api.auth import AccountDep, CallerDep, admit
 from api.deps import PoolDep, SettingsDep, StorageDep
@@ -27,7 +26,7 @@ from api.schemas import DownloadUrl, FileEntity, ListResponse
 from core import mime, signing
 from core.ids import IdPrefix, new_id
 from core.settings import Settings
-from core.storage import StorageFull, UploadTooLarge
+from core.storage import FileStorage, StorageFull, StorageUnavailable, UploadTooLarge
 from db import files
 from db.pagination import PageRequest
 
@@ -71,7 +70,14 @@ def secret_of(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
 
 
-@router.post("", response_model=FileEntity, summary="Upload File", responses=errors(409, 413, 507))
+def unavailable(file_id: str, err: StorageUnavailable) -> HTTPException:
+    log.error("file %s: %s", file_id, err)
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err))
+
+
+@router.post(
+    "", response_model=FileEntity, summary="Upload File", responses=errors(409, 413, 503, 507)
+)
 async def upload_file(
     project: ActiveProjectDep,
     file: UploadFile,
@@ -81,12 +87,14 @@ async def upload_file(
 ) -> Response:
     filename = clean_filename(file.filename)
     try:
-        blob = await asyncio.to_thread(storage.save, file.file, settings.max_upload_bytes)
+        blob = await storage.store(file.file, settings.max_upload_bytes)
     except UploadTooLarge as err:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(err)) from err
     except StorageFull as err:
         log.error("upload to project %s refused: %s", project.id, err)
         raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, str(err)) from err
+    except StorageUnavailable as err:
+        raise unavailable(f"upload to project {project.id}", err) from err
     if blob.size == 0:
         raise bad_request("the uploaded file is empty")
     mime_type = mime.detect_mime_type(filename, blob.head)
@@ -135,13 +143,22 @@ async def download_url(
     file_id: FileId,
     account: AccountDep,
     pool: PoolDep,
+    storage: StorageDep,
     settings: SettingsDep,
     expires_in_seconds: Annotated[int, Query(ge=1, le=MAX_URL_LIFETIME_SECONDS)] = 3600,
 ) -> DownloadUrl:
+    """With object storage, the store's own pre-signed URL; otherwise a signed Docket URL
+    (served by `/content`)."""
     row = await files.get_row(pool, file_id, project_id, account)
     if row is None or row.status == "deleted":
         raise not_found("file", file_id)
     expires = int(time.time()) + expires_in_seconds
+    try:
+        presigned = await storage.presign(row.storage_key, expires_in_seconds)
+    except StorageUnavailable as err:
+        raise unavailable(file_id, err) from err
+    if presigned is not None:
+        return DownloadUrl(url=presigned, expires_at=datetime.fromtimestamp(expires, UTC))
     sig = signing.signature(secret_of(settings), project_id, file_id, expires)
     url = request.url_for("download_file", project_id=project_id, file_id=file_id)
     return DownloadUrl(
@@ -155,7 +172,10 @@ async def download_url(
     summary="Download File (signed URL)",
     response_class=FileResponse,
     openapi_extra={"security": []},
-    responses={403: {"description": "Signature invalid or expired"}},
+    responses={
+        307: {"description": "With object storage: on to the store's pre-signed URL"},
+        403: {"description": "Signature invalid or expired"},
+    },
 )
 async def download_file(
     project_id: ProjectId,
@@ -165,7 +185,7 @@ async def download_file(
     settings: SettingsDep,
     expires: Annotated[int, Query(ge=0)],
     signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
-) -> FileResponse:
+) -> Response:
     """Served to whoever holds the signed URL from `download-url`: no API key needed."""
     if expires < time.time() or not signing.verify(
         secret_of(settings), project_id, file_id, expires, signature
@@ -174,14 +194,22 @@ async def download_file(
     row = await files.get_row_unscoped(pool, file_id, project_id)
     if row is None or row.status == "deleted":
         raise not_found("file", file_id)
-    blob = storage.path_of(row.storage_key)
-    if not blob.is_file():
+    try:
+        present = await storage.exists(row.storage_key)
+        presigned = await storage.presign(row.storage_key, max(1, expires - int(time.time())))
+    except StorageUnavailable as err:
+        raise unavailable(file_id, err) from err
+    if not present:
         log.error("file %s: blob %s is missing from storage", file_id, row.storage_key)
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"the content of file {file_id} is missing from storage"
         )
+    if presigned is not None:
+        # A Docket URL handed out before a move to object storage: on to the store's own.
+        return RedirectResponse(presigned, status.HTTP_307_TEMPORARY_REDIRECT)
+    assert isinstance(storage, FileStorage)  # the one backend whose bytes the API serves
     return FileResponse(
-        blob,
+        storage.path_of(row.storage_key),
         media_type=row.mime_type,
         filename=Path(row.filename).name,
     )

@@ -1,0 +1,169 @@
+"""`S3Storage`: the `Storage` interface on any S3-compatible object store, through obstore
+(Python bindings of the Rust `object_store` crate used by Arrow/DataFusion: async, typed,
+streaming multipart uploads that abort on failure, pre-signed URLs, bounded retries).
+
+An upload streams in parts of `s3_part_bytes` to `staging/<random>` while its sha256 is
+computed, then is renamed (server-side copy + delete) to `blobs/<xx>/<sha256>`, so the same
+bytes always end under the same key. A failure half way (over the size limit, the source
+broken, the store gone) aborts the multipart upload, so nothing is left in the store.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import obstore
+from obstore.exceptions import BaseError, NotFoundError
+from obstore.store import S3Store
+
+from core.settings import Settings
+from core.storage import (
+    COPY_CHUNK,
+    HEAD_BYTES,
+    BlobMissing,
+    StorageUnavailable,
+    StoredBlob,
+    UploadTooLarge,
+    check_key,
+)
+
+log = logging.getLogger(__name__)
+
+# What a failing store raises: obstore's own errors, and the OSError family (refused or
+# reset connections, time-outs) that its client surfaces as such.
+STORE_ERRORS = (BaseError, OSError)
+# A missing object: obstore raises the builtin FileNotFoundError (its NotFoundError where
+# the error does not map onto an OSError).
+NOT_FOUND = (FileNotFoundError, NotFoundError)
+# Temporary local copies for the parsers; the prefix names them in a listing of /tmp.
+LOCAL_COPY_PREFIX = "docket-blob-"
+
+
+# obstore's messages carry the store's whole XML answer and a debug dump: the first line
+# (what failed, where, how) is what a job's error and a 503 show.
+SUMMARY_CHARS = 300
+
+
+def summary(err: BaseException) -> str:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return first[:SUMMARY_CHARS]
+
+
+def blob_path(key: str) -> str:
+    return f"blobs/{check_key(key)[:2]}/{key}"
+
+
+class S3Storage:
+    def __init__(self, store: S3Store, part_bytes: int, concurrency: int) -> None:
+        self.bucket = store
+        self.part_bytes = part_bytes
+        self.concurrency = concurrency
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "S3Storage":
+        assert settings.storage_url is not None
+        url = urlsplit(settings.storage_url)
+        if not url.netloc:
+            raise ValueError(f"DOCKET_STORAGE_URL {settings.storage_url!r} names no bucket")
+        endpoint = settings.s3_endpoint_url
+        store = S3Store(
+            url.netloc,
+            prefix=url.path.strip("/") or None,
+            # Region, credentials and AWS_ENDPOINT_URL come from the AWS_* environment.
+            config={"endpoint": endpoint} if endpoint else None,
+            client_options={
+                "allow_http": bool(endpoint and endpoint.startswith("http://")),
+                "timeout": timedelta(seconds=settings.s3_request_timeout_seconds),
+            },
+            retry_config={
+                "max_retries": settings.s3_max_retries,
+                "retry_timeout": timedelta(seconds=settings.s3_retry_timeout_seconds),
+            },
+        )
+        return cls(store, settings.s3_part_bytes, settings.s3_upload_concurrency)
+
+    async def store(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
+        digest = hashlib.sha256()
+        head = bytearray()
+        size = 0
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal size
+            while chunk := await asyncio.to_thread(source.read, COPY_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise UploadTooLarge(max_bytes)  # obstore aborts the multipart upload
+                if len(head) < HEAD_BYTES:
+                    head.extend(chunk[: HEAD_BYTES - len(head)])
+                digest.update(chunk)
+                yield chunk
+
+        staging = f"staging/{uuid.uuid4().hex}"
+        try:
+            await obstore.put_async(
+                self.bucket,
+                staging,
+                chunks(),
+                chunk_size=self.part_bytes,
+                max_concurrency=self.concurrency,
+            )
+            key = digest.hexdigest()
+            await obstore.rename_async(self.bucket, staging, blob_path(key))
+        except STORE_ERRORS as err:
+            await self._forget(staging)
+            raise StorageUnavailable(summary(err)) from err
+        return StoredBlob(key=key, size=size, head=bytes(head))
+
+    async def _forget(self, staging: str) -> None:
+        """Drop a staging object that a failed rename may have left (a failed put leaves
+        none: its multipart upload was aborted)."""
+        with contextlib.suppress(*STORE_ERRORS):
+            await obstore.delete_async(self.bucket, staging)
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await obstore.head_async(self.bucket, blob_path(key))
+        except NOT_FOUND:
+            return False
+        except STORE_ERRORS as err:
+            raise StorageUnavailable(summary(err)) from err
+        return True
+
+    @contextlib.asynccontextmanager
+    async def local_copy(self, key: str) -> AsyncIterator[Path]:
+        """The blob streamed into a temporary file, removed when the context ends."""
+        fd, name = tempfile.mkstemp(prefix=LOCAL_COPY_PREFIX)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                await self._download(key, out)
+            yield path
+        finally:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def _download(self, key: str, out: BinaryIO) -> None:
+        try:
+            result = await obstore.get_async(self.bucket, blob_path(key))
+            async for chunk in result.stream(min_chunk_size=self.part_bytes):
+                await asyncio.to_thread(out.write, chunk)
+        except NOT_FOUND as err:
+            raise BlobMissing(key) from err
+        except STORE_ERRORS as err:
+            raise StorageUnavailable(summary(err)) from err
+
+    async def presign(self, key: str, expires_in_seconds: int) -> str | None:
+        try:
+            return await obstore.sign_async(
+                self.bucket, "GET", blob_path(key), timedelta(seconds=expires_in_seconds)
+            )
+        except STORE_ERRORS as err:
+            raise StorageUnavailable(summary(err)) from err
