@@ -8,8 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4.builder import HTMLParserTreeBuilder
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser
 from bs4.element import NavigableString, PreformattedString, Tag
 
+from .limits import Checkpoint, over_limit
 from .markdown import collapse_whitespace, markdown_table
 from .types import (
     BLOCK_CODE,
@@ -42,6 +45,40 @@ _LISTS = ["ul", "ol"]
 _BREAK = "\ue000"
 _EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
 _LANGUAGE = re.compile(r"^(?:language|lang)-(\S+)$")
+# Markup is fed to the parser in pieces of this many characters with a checkpoint between
+# them: ~20 ms of parsing each, so a cancel lands quickly, while few enough pieces that an
+# unterminated construct (re-scanned by html.parser on every feed) stays cheap.
+_FEED_CHARS = 64 * 1024
+
+
+class _BoundedParser(BeautifulSoupHTMLParser):
+    """html.parser fed piece by piece, counting elements and depth against the limits."""
+
+    checkpoint = Checkpoint()  # replaced per parse by _BoundedBuilder
+
+    def feed(self, data: str) -> None:
+        for start in range(0, len(data), _FEED_CHARS):
+            self.checkpoint.tick()
+            super().feed(data[start : start + _FEED_CHARS])
+
+    def handle_starttag(
+        self, tag: str, attrs: list[tuple[str, str | None]], handle_empty_element: bool = True
+    ) -> None:
+        self.checkpoint.count("max_html_elements", "HTML elements")
+        super().handle_starttag(tag, attrs, handle_empty_element)
+        depth = len(self.soup.tagStack) - 1  # the soup itself is at the bottom
+        if depth > self.checkpoint.limits.max_depth:
+            over_limit("max_depth", depth, "levels of nesting", self.checkpoint.limits, more=True)
+
+
+class _BoundedBuilder(HTMLParserTreeBuilder):
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        super().__init__()
+        parser = type("_Parser", (_BoundedParser,), {"checkpoint": checkpoint})
+        self._parser_class: type[BeautifulSoupHTMLParser] = parser
+
+    def feed(self, markup: object, _parser_class: object = None) -> None:  # type: ignore[override]
+        super().feed(markup, _parser_class=self._parser_class)  # type: ignore[arg-type]
 
 
 def _is_text(node: object) -> bool:
@@ -127,7 +164,8 @@ def _table(table: Tag) -> str:
 class _Walker:
     """Depth-first walk emitting one block per heading, paragraph, list item, pre and table."""
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
         self.blocks: list[Block] = []
         self._buffer: list[str] = []
         self._list_depth = 0
@@ -146,6 +184,7 @@ class _Walker:
                 self._buffer.append(str(child))
 
     def _visit(self, tag: Tag) -> None:
+        self.checkpoint.tick()
         name = tag.name
         if name in _DROP:
             return
@@ -195,14 +234,15 @@ class _Walker:
             self._list_depth -= 1
 
 
-def html_blocks(data: bytes | str) -> list[Block]:
+def html_blocks(data: bytes | str, checkpoint: Checkpoint | None = None) -> list[Block]:
+    point = checkpoint or Checkpoint()
     with warnings.catch_warnings():
         # bs4 warns about input that merely looks like a URL or XML; neither matters here and
         # the service runs tests with warnings as errors.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        soup = BeautifulSoup(data, "html.parser")
-    walker = _Walker()
+        soup = BeautifulSoup(data, builder=_BoundedBuilder(point))
+    walker = _Walker(point)
     try:
         walker.walk(soup)
     except RecursionError as exc:
@@ -224,5 +264,6 @@ def _decode(data: bytes) -> str | bytes:
         return data
 
 
-def iter_html_pages(path: Path) -> Iterator[Page]:
-    yield Page(number=1, blocks=html_blocks(_decode(path.read_bytes())))
+def iter_html_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
+    for block in html_blocks(_decode(path.read_bytes()), checkpoint):
+        yield Page(number=1, blocks=[block])
