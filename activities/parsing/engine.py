@@ -23,9 +23,9 @@ from .detect import (
 )
 from .docx_reader import iter_docx_pages
 from .html_reader import iter_html_pages
+from .limits import Checkpoint
 from .pdf_reader import iter_pdf_pages
 from .text_reader import iter_markdown_pages, iter_text_pages
-from .limits import Checkpoint
 from .types import Block, Page, ParseError
 
 ENGINE_NAME = "docket"

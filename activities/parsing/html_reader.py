@@ -6,10 +6,10 @@ import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
-from bs4.builder import HTMLParserTreeBuilder
-from bs4.builder._htmlparser import BeautifulSoupHTMLParser
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser, HTMLParserTreeBuilder
 from bs4.element import NavigableString, PreformattedString, Tag
 
 from .limits import Checkpoint, over_limit
@@ -77,8 +77,8 @@ class _BoundedBuilder(HTMLParserTreeBuilder):
         parser = type("_Parser", (_BoundedParser,), {"checkpoint": checkpoint})
         self._parser_class: type[BeautifulSoupHTMLParser] = parser
 
-    def feed(self, markup: object, _parser_class: object = None) -> None:  # type: ignore[override]
-        super().feed(markup, _parser_class=self._parser_class)  # type: ignore[arg-type]
+    def feed(self, markup: Any, _parser_class: Any = None) -> None:
+        super().feed(markup, _parser_class=self._parser_class)
 
 
 def _is_text(node: object) -> bool:

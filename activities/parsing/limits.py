@@ -50,7 +50,7 @@ class LimitExceeded(ParseError):
     """The document is over one of the limits: deterministic, so never retried."""
 
 
-class ParseCancelled(Exception):  # noqa: N818 - a signal, not an error
+class ParseCancelled(Exception):
     """Raised at a checkpoint once the parse was cancelled; the caller stops quietly."""
 
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .limits import Checkpoint
-
 from .types import (
     BLOCK_CODE,
     BLOCK_HEADING,
