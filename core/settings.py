@@ -160,7 +160,7 @@ class Settings(BaseSettings):
     # Parse subprocesses at once per worker; each document parses in its own process.
     parse_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Address space of one parse process (RLIMIT_AS); above it the document fails.
-    max_parse_memory_mb: int = Field(default=2048, ge=256)
+    max_parse_memory_mb: int = Field(default=2048, ge=512)  # a parse process starts at ~260 MB
     # Wall time of one document's parse; then its process is killed and the document fails.
     max_parse_seconds: float = Field(default=600.0, gt=0)
     # After a cancel, how long a parse may take to stop by itself before it is killed.
@@ -169,11 +169,11 @@ class Settings(BaseSettings):
     max_paragraphs: int = Field(default=200_000, ge=1)
     max_text_chars: int = Field(default=50_000_000, ge=1)
     max_chunks: int = Field(default=100_000, ge=1)
-    max_html_elements: int = Field(default=500_000, ge=1)
+    max_html_elements: int = Field(default=200_000, ge=1)
     max_xml_elements: int = Field(default=4_000_000, ge=1)
     max_depth: int = Field(default=256, ge=8, le=400)  # le: the HTML walk recurses per level
     max_docx_part_mb: int = Field(default=128, ge=1)
-    max_compression_ratio: int = Field(default=100, ge=2)
+    max_compression_ratio: int = Field(default=500, ge=2)
 
 
 def get_settings(**overrides: object) -> Settings:

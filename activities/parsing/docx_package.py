@@ -54,6 +54,7 @@ def _inflate(
     limit = checkpoint.limits.max_docx_part_bytes
     pieces: list[bytes] = []
     size = elements = paragraphs = 0
+    tail = b""  # the end of the previous piece: a tag split between two pieces still counts
     with archive.open(info) as member:
         while piece := member.read(_READ_BYTES):
             checkpoint.tick()
@@ -61,7 +62,9 @@ def _inflate(
             if size > limit:  # the header said less
                 checkpoint.check("max_docx_part_bytes", size, f"of XML in {info.filename}")
             elements += _elements(piece)
-            paragraphs += sum(map(piece.count, _PARAGRAPH_TAGS))
+            window = tail + piece
+            paragraphs += sum(map(window.count, _PARAGRAPH_TAGS)) - sum(map(tail.count, _PARAGRAPH_TAGS))
+            tail = piece[-len(_PARAGRAPH_TAGS[0]) :]
             pieces.append(piece)
     checkpoint.check("max_xml_elements", elements, f"XML elements in {info.filename}")
     return b"".join(pieces), paragraphs

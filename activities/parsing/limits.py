@@ -25,11 +25,11 @@ class ParseLimits:
     max_paragraphs: int = 200_000
     max_text_chars: int = 50_000_000
     max_chunks: int = 100_000
-    max_html_elements: int = 500_000
+    max_html_elements: int = 200_000
     max_xml_elements: int = 4_000_000
     max_depth: int = 256
     max_docx_part_bytes: int = 128 * MIB
-    max_compression_ratio: int = 100
+    max_compression_ratio: int = 500
 
 
 # The setting behind each limit, named in messages (core/settings.py defines them).
