@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 _CONTEXT = "forkserver"  # never fork the worker itself: it runs threads (Temporal's core)
 _PRELOAD = ["activities.parse_preload"]  # the engine and tokenizer, loaded once
 _KIB = 1024  # ru_maxrss and VmHWM are in KiB on Linux
+# How often the parent samples the child's address space: a child that dies by a signal
+# with its peak this close to RLIMIT_AS hit the memory limit inside C code (a failed
+# malloc there aborts or segfaults rather than raising MemoryError).
+_SAMPLE_SECONDS = 0.02
+_NEAR_LIMIT = 0.9
 
 
 class ParseCrashed(RuntimeError):
@@ -107,12 +112,13 @@ def _child(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int)
         conn.send(("memory", None, _peak_rss()))
 
 
-def _vm_hwm(pid: int | None) -> int:
-    """Peak RSS of a live process (before it is killed), 0 if unknown."""
+def _status_kib(pid: int | None, key: str) -> int:
+    """A KiB figure of a live process's /proc status (VmHWM: peak RSS; VmPeak: peak address
+    space), 0 if unknown."""
     with contextlib.suppress(OSError, ValueError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * _KIB
+            if line.startswith(key):
+                return int(line.split()[1])
     return 0
 
 
@@ -172,7 +178,7 @@ class ParsePool:
                 raise
             finally:
                 if process.is_alive():
-                    self.last_peak_rss_bytes = _vm_hwm(process.pid)
+                    self.last_peak_rss_bytes = _status_kib(process.pid, "VmHWM:") * _KIB
                     process.kill()
                 await asyncio.to_thread(process.join)
                 receive.close()
@@ -182,18 +188,25 @@ class ParsePool:
         self, process: Any, receive: Connection, on_pages: Callable[[int], None]
     ) -> Parsed:
         deadline = time.monotonic() + self.config.wall_seconds
+        peak = rss = 0  # sampled, for a process that dies without reporting them
         while True:
-            remaining = deadline - time.monotonic()
+            pending = asyncio.ensure_future(asyncio.to_thread(receive.recv))
+            # Retrieved here so a receive left behind by a cancel or timeout (it ends with
+            # EOFError once the process is killed) is not reported as never retrieved.
+            pending.add_done_callback(lambda done: done.cancelled() or done.exception())
+            while not pending.done():
+                await asyncio.wait({pending}, timeout=_SAMPLE_SECONDS)
+                peak = max(peak, _status_kib(process.pid, "VmPeak:") * _KIB)
+                rss = max(rss, _status_kib(process.pid, "VmHWM:") * _KIB)
+                if not pending.done() and time.monotonic() > deadline:
+                    raise self._wall_error()
             try:
-                message = await asyncio.wait_for(asyncio.to_thread(receive.recv), remaining)
-            except TimeoutError:
-                seconds = self.config.wall_seconds
-                raise LimitExceeded(
-                    f"parsing the document took longer than {seconds:,.0f} s; the limit is "
-                    f"{seconds:,.0f} s (DOCKET_MAX_PARSE_SECONDS)"
-                ) from None
+                message = pending.result()
             except EOFError:
+                self.last_peak_rss_bytes = rss
                 await asyncio.to_thread(process.join)
+                if peak >= self.config.memory_bytes * _NEAR_LIMIT:
+                    raise self._memory_error() from None  # a C allocation failed: it crashed
                 raise ParseCrashed(
                     f"the parse process crashed (exit code {process.exitcode})"
                 ) from None
@@ -210,3 +223,10 @@ class ParsePool:
             if kind == "error":
                 raise message[1]
             raise ParseCrashed(f"the parse process stopped unexpectedly ({kind})")
+
+    def _wall_error(self) -> LimitExceeded:
+        seconds = self.config.wall_seconds
+        return LimitExceeded(
+            f"parsing the document took longer than {seconds:,.0f} s; the limit is "
+            f"{seconds:,.0f} s (DOCKET_MAX_PARSE_SECONDS)"
+        )

@@ -63,7 +63,9 @@ def _inflate(
                 checkpoint.check("max_docx_part_bytes", size, f"of XML in {info.filename}")
             elements += _elements(piece)
             window = tail + piece
-            paragraphs += sum(map(window.count, _PARAGRAPH_TAGS)) - sum(map(tail.count, _PARAGRAPH_TAGS))
+            paragraphs += sum(map(window.count, _PARAGRAPH_TAGS)) - sum(
+                map(tail.count, _PARAGRAPH_TAGS)
+            )
             tail = piece[-len(_PARAGRAPH_TAGS[0]) :]
             pieces.append(piece)
     checkpoint.check("max_xml_elements", elements, f"XML elements in {info.filename}")

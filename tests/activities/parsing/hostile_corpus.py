@@ -18,7 +18,8 @@ R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 TYPES = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Default Extension="png" ContentType="image/png"/>'
     '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
@@ -72,11 +73,13 @@ def docx_image_bomb(path: Path, inflated_bytes: int) -> Path:
     """A few words and one image part that inflates to `inflated_bytes` of zeros."""
     rel = f'<Relationship Id="rId9" Type="{R}/image" Target="media/image1.png"/>'
     target = raw_docx(path, paragraph("tiny"), rels=rel)
-    with zipfile.ZipFile(target, "a", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("word/media/image1.png", "w", force_zip64=True) as member:
-            block = bytes(1024 * 1024)
-            for _ in range(inflated_bytes // len(block)):
-                member.write(block)
+    block = bytes(1024 * 1024)
+    with (
+        zipfile.ZipFile(target, "a", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("word/media/image1.png", "w", force_zip64=True) as member,
+    ):
+        for _ in range(inflated_bytes // len(block)):
+            member.write(block)
     return path
 
 
@@ -87,7 +90,7 @@ def docx_missing_media(path: Path) -> Path:
 
 def docx_text_box_and_footnote(path: Path) -> Path:
     box = (
-        "<w:p><w:r><mc:AlternateContent><mc:Choice Requires=\"wps\"><w:drawing><wps:txbx>"
+        '<w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:txbx>'
         f"<w:txbxContent>{paragraph('Text inside a box')}</w:txbxContent></wps:txbx>"
         "</w:drawing></mc:Choice><mc:Fallback><w:pict><w:txbxContent>"
         f"{paragraph('Text inside a box')}</w:txbxContent></w:pict></mc:Fallback>"

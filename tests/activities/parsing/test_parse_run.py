@@ -31,6 +31,7 @@ def _document(make_pdf: PdfFactory) -> Path:
 
 async def _parse(path: Path, runs: list[DocumentParse]) -> Parsed:
     async with threaded_parse(path, PDF_MIME, ChunkingOptions) as parse:
+        assert isinstance(parse, DocumentParse)
         runs.append(parse)
         return await parse.run()
 
