@@ -49,8 +49,8 @@ def _elements(piece: bytes) -> int:
 
 def _inflate(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, checkpoint: Checkpoint
-) -> tuple[bytes, int]:
-    """The part's bytes and its number of paragraphs."""
+) -> tuple[bytes, int, int]:
+    """The part's bytes, its number of paragraphs and of elements."""
     limit = checkpoint.limits.max_docx_part_bytes
     pieces: list[bytes] = []
     size = elements = paragraphs = 0
@@ -68,8 +68,7 @@ def _inflate(
             )
             tail = piece[-len(_PARAGRAPH_TAGS[0]) :]
             pieces.append(piece)
-    checkpoint.check("max_xml_elements", elements, f"XML elements in {info.filename}")
-    return b"".join(pieces), paragraphs
+    return b"".join(pieces), paragraphs, elements
 
 
 def _internal_targets(rels_name: str, data: bytes) -> Iterator[str]:
@@ -105,10 +104,11 @@ def safe_package(data: io.BufferedIOBase | str, checkpoint: Checkpoint) -> io.By
             if not info.filename.endswith(_XML_SUFFIXES):
                 copy.writestr(info.filename, b"")
                 continue
-            content, count = _inflate(archive, info, checkpoint)
+            content, count, elements = _inflate(archive, info, checkpoint)
             # Counted over the whole package, so the message names the real total.
             paragraphs += count
             checkpoint.check("max_paragraphs", paragraphs, "paragraphs")
+            checkpoint.check("max_xml_elements", elements, f"XML elements in {info.filename}")
             copy.writestr(info.filename, content)
             if info.filename.endswith(".rels"):
                 for target in _internal_targets(info.filename, content):
