@@ -76,7 +76,9 @@ async def terminal(pool: ParsePool, name: str, path: Path, mime: str) -> Row:
         outcome = f"failed: {exc}"
     seconds = time.monotonic() - began
     extra = {"peak_rss_mb": round(pool.last_peak_rss_bytes / MIB), "outcome": outcome}
-    return Row(BENCH, f"{name}: time to terminal", Summary.single(seconds * 1000, "ms"), extra=extra)
+    return Row(
+        BENCH, f"{name}: time to terminal", Summary.single(seconds * 1000, "ms"), extra=extra
+    )
 
 
 async def cancelled(pool: ParsePool, name: str, path: Path, mime: str) -> Row:
