@@ -59,12 +59,11 @@ def _pdf(path: Path, pages: int) -> Path:
     return path
 
 
-def _cpu(pid: int) -> float | None:
+def _exited(pid: int) -> bool:
     try:
-        times = psutil.Process(pid).cpu_times()
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
-        return None
-    return float(times.user + times.system)
+        return True
 
 
 async def terminal(pool: ParsePool, name: str, path: Path, mime: str) -> Row:
@@ -85,15 +84,17 @@ async def cancelled(pool: ParsePool, name: str, path: Path, mime: str) -> Row:
     pids: list[int] = []
     task = asyncio.create_task(pool.parse(path, mime, ChunkingOptions, on_start=pids.append))
     deadline = time.monotonic() + DEADLINE_S
-    while not pids or (_cpu(pids[0]) or 0.0) < BUSY_CPU_S:
+    while not pids or (corpus.cpu_seconds(pids[0]) or 0.0) < BUSY_CPU_S:
         if task.done() or time.monotonic() > deadline:
             raise RuntimeError(f"{name}: the parse ended before it could be cancelled")
         await asyncio.sleep(SAMPLE_S)
-    at_cancel = _cpu(pids[0]) or 0.0
+    at_cancel = corpus.cpu_seconds(pids[0]) or 0.0
     last = at_cancel
     began = time.monotonic()
     task.cancel()
-    while (now := _cpu(pids[0])) is not None and psutil.Process(pids[0]).status() != "zombie":
+    while (now := corpus.cpu_seconds(pids[0])) is not None and psutil.Process(
+        pids[0]
+    ).status() != "zombie":
         last = now
         await asyncio.sleep(SAMPLE_S)
     stopped = time.monotonic() - began

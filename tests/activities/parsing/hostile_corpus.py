@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import docx
+import psutil
 from reportlab.pdfgen import canvas
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
@@ -142,3 +143,12 @@ def pdf_form(path: Path, value: str) -> Path:
     pdf.showPage()
     pdf.save()
     return path
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used so far; None once it is gone."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return None
+    return float(times.user + times.system)

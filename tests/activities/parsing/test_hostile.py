@@ -126,20 +126,12 @@ def _pool(**overrides: object) -> ParsePool:
     return ParsePool(PoolConfig(**config))  # type: ignore[arg-type]
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        times = psutil.Process(pid).cpu_times()
-    except psutil.NoSuchProcess:
-        return None
-    return float(times.user + times.system)
-
-
 async def _cancel_and_measure(pool: ParsePool, path: Path, mime: str) -> float:
     """Cancel a running parse; the seconds until its process is gone."""
     pids: list[int] = []
     task = asyncio.create_task(pool.parse(path, mime, ChunkingOptions, on_start=pids.append))
     deadline = time.monotonic() + 30
-    while not pids or (_cpu_seconds(pids[0]) or 0.0) < 0.2:  # busy parsing, not starting
+    while not pids or (corpus.cpu_seconds(pids[0]) or 0.0) < 0.2:  # busy parsing, not starting
         assert time.monotonic() < deadline and not task.done()
         await asyncio.sleep(0.01)
     cancelled_at = time.monotonic()
