@@ -83,9 +83,13 @@ class PoolConfig:
         )
 
 
-def _given(options: ChunkingOptions | Exception) -> ChunkingOptions:
-    if isinstance(options, Exception):
-        raise options
+class _OptionsRejected(Exception):
+    """The job's options failed in the parent; raised in the child once pages were read."""
+
+
+def _given(options: ChunkingOptions | None) -> ChunkingOptions:
+    if options is None:
+        raise _OptionsRejected
     return options
 
 
@@ -106,6 +110,8 @@ def _child(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int)
                 return
             conn.send(("pages", len(parse.pages)))
         conn.send(("done", parsed._replace(peak_rss_bytes=_peak_rss())))
+    except _OptionsRejected:
+        conn.send(("options", _peak_rss()))
     except (ParseError, ValueError, TypeError, OSError) as exc:
         conn.send(("error", exc, _peak_rss()))
     except MemoryError:
@@ -154,10 +160,13 @@ class ParsePool:
         """Parse in a subprocess once a slot is free. Raises ParseError (LimitExceeded for a
         limit, memory and wall time included), ValueError/TypeError for bad options,
         ParseCrashed when the process dies; a cancel stops (or kills) the process."""
+        rejected: Exception | None = None
         try:
-            given: ChunkingOptions | Exception = options()
-        except (ValueError, TypeError) as exc:
-            given = exc  # raised in the child once the document was read, as in-process
+            given: ChunkingOptions | None = options()
+        except Exception as exc:  # whatever the caller's options raise, raised as it is -
+            # but only once the document was read, as in-process: a document that cannot
+            # be read fails for that first.
+            given, rejected = None, exc
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.config.slots)
         async with self._slots:
@@ -172,6 +181,9 @@ class ParsePool:
             on_start(process.pid or 0)
             try:
                 return await self._outcome(process, receive, on_pages)
+            except _OptionsRejected:
+                assert rejected is not None
+                raise rejected from None
             except asyncio.CancelledError:
                 flag.value = True
                 await asyncio.to_thread(process.join, self.config.cancel_grace_seconds)
@@ -220,6 +232,8 @@ class ParsePool:
             self.last_peak_rss_bytes = message[-1]
             if kind == "memory":
                 raise self._memory_error()
+            if kind == "options":
+                raise _OptionsRejected
             if kind == "error":
                 raise message[1]
             raise ParseCrashed(f"the parse process stopped unexpectedly ({kind})")

@@ -4,8 +4,8 @@ and the default tokenizer (seconds to build). Importing it anywhere else would o
 that time for nothing."""
 
 from activities import parse_pool
-from activities.parsing.chunking import ChunkingOptions
 from activities.parsing.tokens import get_encoding
+from core.params import ChunkingOptions
 
 get_encoding(ChunkingOptions().encoding_name)
 
