@@ -98,7 +98,13 @@ def _peak_rss() -> int:
 
 
 def _child(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int) -> None:
-    """The parse process: parse one document, report progress and the outcome, exit."""
+    """The parse process: parse one document, report progress and the outcome, exit.
+    A parent that stopped listening (a cancel, a timeout) closed the pipe: nothing to say."""
+    with contextlib.suppress(BrokenPipeError):
+        _parse_and_report(conn, flag, job, memory_bytes)
+
+
+def _parse_and_report(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int) -> None:
     path, mime_type, options, limits = job
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:

@@ -145,9 +145,9 @@ async def _cancel_and_measure(pool: ParsePool, path: Path, mime: str) -> float:
 @pytest.mark.parametrize(
     ("build", "mime"),
     [
-        (lambda p: corpus.text_paragraphs(p, 300_000), TEXT_MIME),
-        (lambda p: corpus.markdown_lines(p, 400_000), MARKDOWN_MIME),
-        (lambda p: corpus.html_wide(p, 150_000), HTML_MIME),
+        (lambda p: corpus.text_paragraphs(p, 100_000), TEXT_MIME),
+        (lambda p: corpus.markdown_lines(p, 200_000), MARKDOWN_MIME),
+        (lambda p: corpus.html_wide(p, 100_000), HTML_MIME),
     ],
     ids=["txt", "md", "html"],
 )
