@@ -24,7 +24,9 @@ import ctypes
 import functools
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import resource
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -141,6 +143,9 @@ class ParsePool:
         self.config = config
         self._context: Any = multiprocessing.get_context(_CONTEXT)
         self._context.set_forkserver_preload(_PRELOAD)
+        # Started now, in the background: its first start (imports, tokenizer) takes seconds
+        # that the first document should not wait for.
+        threading.Thread(target=multiprocessing.forkserver.ensure_running, daemon=True).start()
         self._slots: asyncio.Semaphore | None = None  # made in the event loop that uses it
         self.last_peak_rss_bytes = 0  # of the last finished parse process (tests, bench)
 
