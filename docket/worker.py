@@ -17,7 +17,8 @@ from activities.cancels import CancelBoard
 from activities.chunk import ChunkActivities
 from activities.jobs import JobActivities
 from activities.parse import ParseActivities
-        *ParseActivities(pool, storage, every, board, ParsePool.from_settings(settings)).all(),
+from activities.parse_pool import ParsePool
+from activities.vector_store import VectorStoreActivities
 from core.settings import Settings
 from core.storage import FileStorage
 from core.temporal import connect
@@ -69,11 +70,7 @@ def job_activities(pool: Any, settings: Settings, board: CancelBoard | None = No
     board = board or CancelBoard()
     return [
         *JobActivities(pool).all(),
-<<<<<<< HEAD
-        *ParseActivities(pool, storage, every, board).all(),
-=======
-        *ParseActivities(pool, storage, every, ParsePool.from_settings(settings)).all(),
->>>>>>> 302dc6d (Parse isolation: every document parses in a subprocess of its own (forkserver, warm engine and tokenizer), slots = DOCKET_PARSE_SLOTS, RLIMIT_AS memory limit, wall-time limit, cooperative stop then kill on cancel; limits as one block of settings; expected document failures logged as one line (benign ApplicationError, no chained traceback); psutil for tests)
+        *ParseActivities(pool, storage, every, board, ParsePool.from_settings(settings)).all(),
         *ChunkActivities(pool, every, board).all(),
         *BatchActivities(pool).all(),
         *VectorStoreActivities(pool, settings, board).all(),
