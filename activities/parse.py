@@ -13,6 +13,7 @@ from temporalio import activity
 from activities.cancels import CancelBoard, StoppedByCancel, watched
 from activities.heartbeat import heartbeating
 from activities.jobs import settle_cancelled
+from activities.parse_pool import ParsePool
 from activities.parse_run import threaded_parse
 from activities.parsing import ENGINE_NAME, ParseError
 from activities.results import document_failure, storage_failure, store_result
@@ -33,11 +34,13 @@ class ParseActivities:
         storage: Storage,
         heartbeat_every: timedelta,
         board: CancelBoard | None = None,
+        parser: ParsePool | None = None,  # None: parse on this process's parse thread
     ):
         self.pool = pool
         self.storage = storage
         self.heartbeat_every = heartbeat_every
         self.board = board or CancelBoard()
+        self.parser = parser
 
     @activity.defn
     async def parse_document(self, ref: JobRef) -> ResultOutcome:
@@ -68,11 +71,13 @@ class ParseActivities:
         async with heartbeating(self.heartbeat_every):
             try:
                 async with threaded_parse(
-                    path, item.mime_type, lambda: chunking_of(item.parameters)
+                    path, item.mime_type, lambda: chunking_of(item.parameters), self.parser
                 ) as parse:
                     parsed = await watched(self.board, ref.job_id, parse.run())
             except ParseError as err:
-                raise document_failure(f"cannot parse {item.filename}: {err}") from err
+                # Expected: one line, no traceback (document_failure is benign for the SDK).
+                log.info("job %s file %s failed: %s", ref.job_id, item.source_id, err)
+                raise document_failure(f"cannot parse {item.filename}: {err}") from None
             except StoppedByCancel:
                 # A cancel that came through Postgres: the parse has stopped.
                 await settle_cancelled(self.pool, ref.job_id)

@@ -1,4 +1,6 @@
-"""One document's parse and chunking, run on the worker's single parse thread in turns.
+"""One document's parse and chunking in turns: `DocumentParse`, run inside a parse
+subprocess by activities/parse_pool.py (or on this process's parse thread by
+`threaded_parse` without a pool: library use and tests).
 
 Why one thread: pdfium is serialised by PDFIUM_LOCK and the engine's Python code by the GIL,
 so several parse threads cannot parse faster than one; they only contend. Worse, every pdfium
@@ -9,8 +11,8 @@ rather than once per page.
 
 Why turns: documents parsed at the same time take turns of about SLICE_SECONDS, so one long
 document does not hold up short ones queued behind it. Cancellation does not wait for a
-turn to end: the activity sets a flag that the thread checks before every page, so a
-cancelled parse stops within one page.
+turn to end: the activity sets a flag that every reader checks between small units (a
+page, paragraph, element, line), so a cancelled parse stops within one unit.
 """
 
 from __future__ import annotations
@@ -23,18 +25,23 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from temporalio import activity
 
 from activities.parsing import (
     ChunkingOptions,
+    Interrupted,
     Page,
     chunk_pages,
     chunk_to_dict,
     iter_pages,
     page_to_dict,
 )
+from activities.parsing.limits import Checkpoint, ParseCancelled, ParseLimits
+
+if TYPE_CHECKING:  # parse_pool imports this module to run DocumentParse in its processes
+    from activities.parse_pool import ParsePool
 
 # Long enough that the hop onto the thread (~0.1 ms) is noise and that a typical document
 # is parsed, chunked and handed back in one turn (so documents finish one after another and
@@ -51,6 +58,7 @@ class Parsed(NamedTuple):
     chunks: list[dict[str, Any]]
     chunks_json: str  # json.dumps(chunks), made on the parse thread too: it is CPU work
     pages_json: str  # the pages, stored so that the result can be rechunked
+    peak_rss_bytes: int = 0  # of the parse process, when parsed in one (0: unknown)
 
 
 class DocumentParse:
@@ -61,11 +69,22 @@ class DocumentParse:
     fails for that before its chunking parameters are looked at.
     """
 
-    def __init__(self, path: Path, mime_type: str, options: Callable[[], ChunkingOptions]) -> None:
-        # Raises ParseError for an unsupported type here, before any thread is involved.
-        self._generator: Generator[Page, None, None] = iter_pages(path, mime_type)
-        self._options = options
+    def __init__(
+        self,
+        path: Path,
+        mime_type: str,
+        options: Callable[[], ChunkingOptions],
+        limits: ParseLimits | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
         self._cancelled = threading.Event()
+        self._limits = limits or ParseLimits()
+        self._stop = self._cancelled.is_set if cancelled is None else cancelled
+        checkpoint = Checkpoint(self._limits, self._stop)
+        # Raises ParseError for an unsupported type here, before any thread is involved.
+        self._generator: Generator[Page, None, None] = iter_pages(path, mime_type, checkpoint)
+        self._options = options
+        self.stopped = False  # set once the parse stopped on a cancel
         self.pages: list[Page] = []
 
     def cancel(self) -> None:
@@ -80,17 +99,26 @@ class DocumentParse:
         the same turn; None while pages remain (or when cancelled: it stops before the next
         page)."""
         deadline = time.monotonic() + SLICE_SECONDS
-        while not self._cancelled.is_set():
-            page = next(self._generator, None)
-            if page is None:
-                chunks = [chunk_to_dict(c) for c in chunk_pages(self.pages, self._options())]
-                pages = json.dumps([page_to_dict(p) for p in self.pages])
-                return Parsed(len(self.pages), chunks, json.dumps(chunks), pages)
+        while not self._stop():
+            try:
+                page = next(self._generator, None)
+                if page is None:
+                    return self._chunked()
+            except (ParseCancelled, Interrupted):
+                break
             self.pages.append(page)
             if time.monotonic() >= deadline:
                 return None
+        self.stopped = True
         self.close()
         return None
+
+    def _chunked(self) -> Parsed:
+        found = chunk_pages(self.pages, self._options(), stop=self._stop)
+        chunks = [chunk_to_dict(c) for c in found]
+        Checkpoint(self._limits).check("max_chunks", len(chunks), "chunks")
+        pages = json.dumps([page_to_dict(p) for p in self.pages])
+        return Parsed(len(self.pages), chunks, json.dumps(chunks), pages)
 
     async def run(self) -> Parsed:
         """Parse and chunk on the parse thread, heartbeating the pages read after each turn.
@@ -101,19 +129,41 @@ class DocumentParse:
         return parsed
 
 
+class _PooledParse:
+    """The same `run()` as DocumentParse, done by a ParsePool in a subprocess."""
+
+    def __init__(
+        self, pool: ParsePool, path: Path, mime_type: str, options: Callable[[], ChunkingOptions]
+    ) -> None:
+        iter_pages(path, mime_type).close()  # an unsupported type fails here, as in-process
+        self._pool, self._path, self._mime_type, self._options = pool, path, mime_type, options
+
+    async def run(self) -> Parsed:
+        return await self._pool.parse(
+            self._path, self._mime_type, self._options, on_pages=activity.heartbeat
+        )
+
+
 @contextlib.asynccontextmanager
 async def threaded_parse(
-    path: Path, mime_type: str, options: Callable[[], ChunkingOptions]
-) -> AsyncIterator[DocumentParse]:
-    """A parse on the parse thread that is stopped and released however the block ends.
+    path: Path,
+    mime_type: str,
+    options: Callable[[], ChunkingOptions],
+    pool: ParsePool | None = None,
+) -> AsyncIterator[DocumentParse | _PooledParse]:
+    """A parse that is stopped and released however the block ends: in a subprocess of
+    `pool` (the service), else on this process's parse thread (library use, tests).
 
     Raises ParseError for an unsupported type at entry.
     """
+    if pool is not None:
+        yield _PooledParse(pool, path, mime_type, options)
+        return
     parse = DocumentParse(path, mime_type, options)
     try:
         yield parse
     finally:
-        # On a cancel a turn may still be running: the flag stops it at the next page, and
+        # On a cancel a turn may still be running: the flag stops it at the next unit, and
         # closing is queued behind it on the same thread (a no-op after a finished parse).
         parse.cancel()
         # Only fails while the interpreter shuts down; the generator is then closed when it

@@ -2,7 +2,7 @@
 
 import logging
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.jobs import settle_cancelled
 from core.contracts import PARSE_ERROR_TYPE, STORAGE_ERROR_TYPE, ResultOutcome
@@ -14,8 +14,13 @@ log = logging.getLogger(__name__)
 
 def document_failure(message: str) -> ApplicationError:
     """A document (or result) that cannot be processed: the job fails, and retrying would
-    not help."""
-    return ApplicationError(message, type=PARSE_ERROR_TYPE, non_retryable=True)
+    not help. Benign: an expected outcome, which the SDK logs at DEBUG, not as a traceback."""
+    return ApplicationError(
+        message,
+        type=PARSE_ERROR_TYPE,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )
 
 
 def storage_failure(message: str) -> ApplicationError:

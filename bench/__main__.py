@@ -23,6 +23,7 @@ from bench import (
     cancel_pending,
     convergence,
     get_job,
+    hostile,
     job_creation,
     list_jobs,
     parse_throughput,
@@ -48,6 +49,7 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     convergence,
     vector_search,
     vector_indexing,
+    hostile,
     batch_scale,
 )
 NAMES = [module.NAME for module in BENCHMARKS]

@@ -1,6 +1,7 @@
 """One `Settings` object, read from the environment (`DOCKET_*`, plus the standard
 `DATABASE_URL` and `TEMPORAL_*` names used by production deployments)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -171,6 +172,26 @@ class Settings(BaseSettings):
     @property
     def storage_dir(self) -> Path:
         return self.data_dir / "files"
+
+    # --- Parse isolation and document limits (docs/limits.md). A document over a limit
+    # fails at once, non-retryable, with the setting named in its message.
+    # Parse subprocesses at once per worker; each document parses in its own process.
+    parse_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Address space of one parse process (RLIMIT_AS); above it the document fails.
+    max_parse_memory_mb: int = Field(default=2048, ge=512)  # a parse process starts at ~260 MB
+    # Wall time of one document's parse; then its process is killed and the document fails.
+    max_parse_seconds: float = Field(default=600.0, gt=0)
+    # After a cancel, how long a parse may take to stop by itself before it is killed.
+    parse_cancel_grace_ms: int = Field(default=50, ge=0)
+    max_pages: int = Field(default=50_000, ge=1)
+    max_paragraphs: int = Field(default=200_000, ge=1)
+    max_text_chars: int = Field(default=50_000_000, ge=1)
+    max_chunks: int = Field(default=100_000, ge=1)
+    max_html_elements: int = Field(default=200_000, ge=1)
+    max_xml_elements: int = Field(default=4_000_000, ge=1)
+    max_depth: int = Field(default=256, ge=8, le=400)  # le: the HTML walk recurses per level
+    max_docx_part_mb: int = Field(default=128, ge=1)
+    max_compression_ratio: int = Field(default=500, ge=2)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -17,6 +17,7 @@ from activities.cancels import CancelBoard
 from activities.chunk import ChunkActivities
 from activities.jobs import JobActivities
 from activities.parse import ParseActivities
+from activities.parse_pool import ParsePool
 from activities.vector_store import VectorStoreActivities
 from core.settings import Settings
 from core.storage import open_storage
@@ -69,7 +70,7 @@ def job_activities(pool: Any, settings: Settings, board: CancelBoard | None = No
     board = board or CancelBoard()
     return [
         *JobActivities(pool).all(),
-        *ParseActivities(pool, storage, every, board).all(),
+        *ParseActivities(pool, storage, every, board, ParsePool.from_settings(settings)).all(),
         *ChunkActivities(pool, every, board).all(),
         *BatchActivities(pool).all(),
         *VectorStoreActivities(pool, settings, board).all(),

@@ -38,6 +38,7 @@ EXPECTED = {
         "MRR@",
     ],
     "vector indexing throughput": ["one parse result of"],
+    "hostile documents": ["time to terminal", "cancel to process stopped"],
     "batch": ["submit → done", "child jobs/s", "cancel-all", "max event history", "per child"],
 }
 

@@ -6,11 +6,17 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docx
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml.ns import qn
+from docx.oxml.parser import parse_xml
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from .docx_package import safe_package
+from .limits import Checkpoint, LimitExceeded, ParseCancelled
 from .markdown import markdown_table
 from .types import BLOCK_HEADING, BLOCK_LIST_ITEM, BLOCK_TABLE, BLOCK_TEXT, Block, Page, ParseError
 
@@ -19,6 +25,10 @@ from .types import BLOCK_HEADING, BLOCK_LIST_ITEM, BLOCK_TABLE, BLOCK_TEXT, Bloc
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 _TITLE_LEVELS = {"title": 1, "subtitle": 2}
 _LIST_STYLE_LEVEL = re.compile(r"^list\b(?!\s*continue).*?(\d)?$", re.IGNORECASE)
+# Parts besides the body whose text belongs to the document, in the order they are read.
+_STORY_PARTS = (RT.HEADER, RT.FOOTNOTES, RT.ENDNOTES, RT.FOOTER)
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_NOTE_TYPE = qn("w:type")  # separator and continuation "notes" hold no text of the author
 
 
 def _block(kind: str, content: str) -> Block:
@@ -75,27 +85,72 @@ def _table_block(table: Table) -> Block | None:
     return _block(BLOCK_TABLE, content) if content else None
 
 
-def _read_blocks(path: Path) -> list[Block]:
-    document = docx.Document(str(path))
-    blocks: list[Block] = []
+def _text_block(p: Any) -> Block | None:
+    text = str(p.text).strip()
+    return _block(BLOCK_TEXT, text) if text else None
+
+
+def _text_boxes(p: Any) -> Iterator[Block]:
+    """Paragraphs of the text boxes anchored in a body paragraph (its own text skips them).
+
+    Word writes each text box twice, as DrawingML and inside mc:Fallback as VML; only the
+    first is read."""
+    for box in p.iter(qn("w:txbxContent")):
+        if any(ancestor.tag == _MC_FALLBACK for ancestor in box.iterancestors()):
+            continue
+        for inner in box.iter(qn("w:p")):
+            block = _text_block(inner)
+            if block is not None:
+                yield block
+
+
+def _story_blocks(part: Any, checkpoint: Checkpoint) -> Iterator[Block]:
+    """The paragraphs of a header, footer, footnotes or endnotes part, as text."""
+    element = getattr(part, "element", None)
+    root = element if element is not None else parse_xml(part.blob)
+    for p in root.iter(qn("w:p")):
+        checkpoint.tick()
+        note = next((a for a in p.iterancestors() if a.get(_NOTE_TYPE) is not None), None)
+        if note is None and (block := _text_block(p)) is not None:
+            yield block
+
+
+def _read_blocks(path: Path, checkpoint: Checkpoint) -> Iterator[Block]:
+    document = docx.Document(safe_package(str(path), checkpoint))
     for item in document.iter_inner_content():
-        block = _paragraph_block(item) if isinstance(item, Paragraph) else _table_block(item)
+        checkpoint.tick()
+        if isinstance(item, Paragraph):
+            block = _paragraph_block(item)
+            boxes = list(_text_boxes(item._p))
+        else:
+            block, boxes = _table_block(item), []
         if block is not None:
-            blocks.append(block)
-    return blocks
+            yield block
+        yield from boxes
+    parts = {
+        rel.target_part
+        for rel in document.part.rels.values()
+        if not rel.is_external and rel.reltype in _STORY_PARTS
+    }
+    for part in sorted(parts, key=lambda part: str(part.partname)):
+        yield from _story_blocks(part, checkpoint)
 
 
-def iter_docx_pages(path: Path) -> Iterator[Page]:
+def iter_docx_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
     if not path.is_file():
         # A missing upload is an infrastructure problem, not a document problem: let it surface
         # as an OSError so the activity can be retried instead of failing the job.
         raise FileNotFoundError(path)
     try:
-        blocks = _read_blocks(path)
+        for block in _read_blocks(path, checkpoint):
+            yield Page(number=1, blocks=[block])
+    except (LimitExceeded, ParseCancelled):
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ParseError("The file is not a valid Word (.docx) document or it is corrupt.") from exc
+    except MemoryError:
+        raise
     except Exception as exc:
         # python-docx surfaces malformed parts as assorted lxml/opc errors; all mean the same to
         # the user.
         raise ParseError("The Word (.docx) document could not be read; it may be corrupt.") from exc
-    yield Page(number=1, blocks=blocks)

@@ -1,4 +1,10 @@
-"""Entry point of the built-in `docket` parse engine: mime type -> lazily produced pages."""
+"""Entry point of the built-in `docket` parse engine: mime type -> lazily produced pages.
+
+Readers yield small units - page fragments of a paragraph, an element, a few lines - and
+call the checkpoint between them, so a cancel stops any format within one unit and every
+count limit fails the document as soon as it is crossed. Consecutive fragments with the same
+page number form one page (`iter_pages` merges them).
+"""
 
 from __future__ import annotations
 
@@ -17,13 +23,14 @@ from .detect import (
 )
 from .docx_reader import iter_docx_pages
 from .html_reader import iter_html_pages
+from .limits import Checkpoint
 from .pdf_reader import iter_pdf_pages
 from .text_reader import iter_markdown_pages, iter_text_pages
-from .types import Page, ParseError
+from .types import Block, Page, ParseError
 
 ENGINE_NAME = "docket"
 
-_READERS: dict[str, Callable[[Path], Iterator[Page]]] = {
+_READERS: dict[str, Callable[[Path, Checkpoint], Iterator[Page]]] = {
     PDF_MIME: iter_pdf_pages,
     DOCX_MIME: iter_docx_pages,
     HTML_MIME: iter_html_pages,
@@ -31,9 +38,12 @@ _READERS: dict[str, Callable[[Path], Iterator[Page]]] = {
     MARKDOWN_MIME: iter_markdown_pages,
 }
 
-NO_TEXT_MESSAGE = (
-    "The document contains no extractable text. If it is a scanned document or an image, "
-    "it needs OCR, which the docket engine does not provide."
+NO_TEXT_MESSAGE = "The document contains no extractable text."
+# Said only of PDFs none of whose pages has a text layer (nor any form field value).
+NEEDS_OCR_MESSAGE = (
+    "The PDF contains no extractable text: none of its {pages} page(s) has a text layer. "
+    "If it is a scanned document or an image, it needs OCR, which the docket engine does "
+    "not provide."
 )
 
 
@@ -46,17 +56,17 @@ def _without_nul(page: Page) -> Page:
     return replace(page, blocks=[block for block in blocks if block.content.strip()])
 
 
-def _require_text(pages: Iterator[Page]) -> Generator[Page, None, None]:
-    """Pass pages through one by one and fail at the end if none of them had any text.
-
-    Checking at the end keeps the single pass: pages are never read twice, and a document
-    whose text only starts on page 40 is not rejected early.
-    """
-    found_text = False
+def _counted(pages: Iterator[Page], checkpoint: Checkpoint) -> Generator[Page, None, None]:
+    """Pass fragments through one by one, with a checkpoint between them, counting
+    paragraphs and text against the limits."""
     try:
         for raw_page in pages:
+            checkpoint.tick()
             page = _without_nul(raw_page)
-            found_text = found_text or bool(page.blocks)
+            if page.blocks:
+                checkpoint.count("max_paragraphs", "paragraphs", len(page.blocks))
+                chars = sum(len(block.content) for block in page.blocks)
+                checkpoint.count("max_text_chars", "characters of text", chars)
             yield page
     finally:
         # Close the reader now (not whenever it is garbage collected) so an abandoned
@@ -64,23 +74,86 @@ def _require_text(pages: Iterator[Page]) -> Generator[Page, None, None]:
         close = getattr(pages, "close", None)
         if callable(close):
             close()
-    if not found_text:
-        raise ParseError(NO_TEXT_MESSAGE)
 
 
-def iter_pages(path: Path, mime_type: str) -> Generator[Page, None, None]:
-    """Yield the pages of a document lazily, one page per `next()`.
+def _require_text(pages: Generator[Page, None, None], is_pdf: bool) -> Generator[Page, None, None]:
+    """Fail at the end if no page had any text.
 
-    The result is a generator: callers that stop early (e.g. on cancellation) should call
-    its `close()` to release the document immediately rather than at garbage collection.
-
-    The mime type is checked eagerly (so an unsupported type fails at call time); the file
-    itself is only opened on the first `next()`. Raises ParseError for unsupported types,
-    corrupt or password-protected files and documents without any text; OSError (e.g. a
-    missing file) propagates unchanged because it is not the document's fault.
+    Checking at the end keeps the single pass: pages are never read twice, and a document
+    whose text only starts on page 40 is not rejected early.
     """
+    found_text = False
+    numbers: set[int] = set()
+    try:
+        for page in pages:
+            found_text = found_text or bool(page.blocks)
+            numbers.add(page.number)
+            yield page
+    finally:
+        pages.close()
+    if not found_text:
+        raise ParseError(
+            NEEDS_OCR_MESSAGE.format(pages=len(numbers)) if is_pdf else NO_TEXT_MESSAGE
+        )
+
+
+def _reader(mime_type: str) -> Callable[[Path, Checkpoint], Iterator[Page]]:
     reader = _READERS.get(normalize_mime_type(mime_type))
     if reader is None:
         supported = ", ".join(sorted(SUPPORTED_MIME_TYPES))
         raise ParseError(f"Unsupported file type {mime_type!r}. Supported types are: {supported}.")
-    return _require_text(reader(Path(path)))
+    return reader
+
+
+def iter_units(
+    path: Path, mime_type: str, checkpoint: Checkpoint | None = None
+) -> Generator[Page, None, None]:
+    """Yield a document as small page fragments (see the module docstring), lazily.
+
+    The mime type is checked eagerly (so an unsupported type fails at call time); the file
+    itself is only opened on the first `next()`. Raises ParseError for unsupported types,
+    corrupt or password-protected files, documents over a limit (LimitExceeded) and
+    documents without any text; ParseCancelled once the checkpoint says so; OSError (e.g. a
+    missing file) propagates unchanged because it is not the document's fault. Callers that
+    stop early should call `close()` to release the document at once.
+    """
+    return _require_text(_checked(path, mime_type, checkpoint), _is_pdf(mime_type))
+
+
+def _is_pdf(mime_type: str) -> bool:
+    return normalize_mime_type(mime_type) == PDF_MIME
+
+
+def _checked(
+    path: Path, mime_type: str, checkpoint: Checkpoint | None
+) -> Generator[Page, None, None]:
+    reader = _reader(mime_type)  # eagerly: an unsupported type fails at call time
+    point = checkpoint or Checkpoint()
+    return _counted(reader(Path(path), point), point)
+
+
+def merge_fragments(fragments: Generator[Page, None, None]) -> Generator[Page, None, None]:
+    """Whole pages out of consecutive fragments with the same page number."""
+    number: int | None = None
+    blocks: list[Block] = []
+    try:
+        for fragment in fragments:
+            if number is not None and fragment.number != number:
+                yield Page(number, blocks)
+                blocks = []
+            number = fragment.number
+            blocks.extend(fragment.blocks)
+    finally:
+        fragments.close()
+    if number is not None:
+        yield Page(number, blocks)
+
+
+def iter_pages(
+    path: Path, mime_type: str, checkpoint: Checkpoint | None = None
+) -> Generator[Page, None, None]:
+    """Yield the pages of a document lazily, whole (see `iter_units` for errors)."""
+    units = _checked(path, mime_type, checkpoint)
+    # The PDF reader yields whole pages; merging them would read one page ahead.
+    pages = units if _is_pdf(mime_type) else merge_fragments(units)
+    return _require_text(pages, _is_pdf(mime_type))

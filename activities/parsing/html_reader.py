@@ -6,10 +6,13 @@ import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4.builder._htmlparser import BeautifulSoupHTMLParser, HTMLParserTreeBuilder
 from bs4.element import NavigableString, PreformattedString, Tag
 
+from .limits import Checkpoint, over_limit
 from .markdown import collapse_whitespace, markdown_table
 from .types import (
     BLOCK_CODE,
@@ -34,7 +37,6 @@ _BLOCK_TAGS = frozenset(
     | {"blockquote", "details", "summary", "center", "address", "hgroup", "menu", "p"}
     | {"h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "table", "hr"}
 )
-_BLOCK_TAG_LIST = sorted(_BLOCK_TAGS)
 _EMPHASIS = {"strong": "**", "b": "**", "em": "*", "i": "*"}
 _CODE = frozenset({"code", "kbd", "samp"})
 _LISTS = ["ul", "ol"]
@@ -42,11 +44,52 @@ _LISTS = ["ul", "ol"]
 _BREAK = "\ue000"
 _EDGES = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
 _LANGUAGE = re.compile(r"^(?:language|lang)-(\S+)$")
+# Markup is fed to the parser in pieces of this many characters with a checkpoint between
+# them: ~20 ms of parsing each, so a cancel lands quickly, while few enough pieces that an
+# unterminated construct (re-scanned by html.parser on every feed) stays cheap.
+_FEED_CHARS = 64 * 1024
+_START_TAG = re.compile(rb"<[A-Za-z]")
+
+
+class _BoundedParser(BeautifulSoupHTMLParser):
+    """html.parser fed piece by piece, counting elements and depth against the limits."""
+
+    checkpoint = Checkpoint()  # replaced per parse by _BoundedBuilder
+
+    def feed(self, data: str) -> None:
+        for start in range(0, len(data), _FEED_CHARS):
+            self.checkpoint.tick()
+            super().feed(data[start : start + _FEED_CHARS])
+
+    def handle_starttag(
+        self, tag: str, attrs: list[tuple[str, str | None]], handle_empty_element: bool = True
+    ) -> None:
+        self.checkpoint.count("max_html_elements", "HTML elements")
+        super().handle_starttag(tag, attrs, handle_empty_element)
+        depth = len(self.soup.tagStack) - 1  # the soup itself is at the bottom
+        if depth > self.checkpoint.limits.max_depth:
+            over_limit("max_depth", depth, "levels of nesting", self.checkpoint.limits, more=True)
+
+
+class _BoundedBuilder(HTMLParserTreeBuilder):
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        super().__init__()
+        parser = type("_Parser", (_BoundedParser,), {"checkpoint": checkpoint})
+        self._parser_class: type[BeautifulSoupHTMLParser] = parser
+
+    def feed(self, markup: Any, _parser_class: Any = None) -> None:
+        super().feed(markup, _parser_class=self._parser_class)
 
 
 def _is_text(node: object) -> bool:
     # Comments, doctypes, CDATA and processing instructions are PreformattedStrings.
     return isinstance(node, NavigableString) and not isinstance(node, PreformattedString)
+
+
+def _has_block_inside(tag: Tag) -> bool:
+    # A plain scan: bs4's find() with a list of names builds a matcher per call, which made
+    # it ~1 ms per element - minutes for a large page.
+    return any(isinstance(node, Tag) and node.name in _BLOCK_TAGS for node in tag.descendants)
 
 
 def _wrap(inner: str, marker: str) -> str:
@@ -127,7 +170,8 @@ def _table(table: Tag) -> str:
 class _Walker:
     """Depth-first walk emitting one block per heading, paragraph, list item, pre and table."""
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
         self.blocks: list[Block] = []
         self._buffer: list[str] = []
         self._list_depth = 0
@@ -146,13 +190,14 @@ class _Walker:
                 self._buffer.append(str(child))
 
     def _visit(self, tag: Tag) -> None:
+        self.checkpoint.tick()
         name = tag.name
         if name in _DROP:
             return
         if name == "br":
             self._buffer.append(_BREAK)
             return
-        if name not in _BLOCK_TAGS and tag.find(_BLOCK_TAG_LIST) is None:
+        if name not in _BLOCK_TAGS and not _has_block_inside(tag):
             self._buffer.append(_inline_tag(tag))
             return
         self.flush()
@@ -195,14 +240,15 @@ class _Walker:
             self._list_depth -= 1
 
 
-def html_blocks(data: bytes | str) -> list[Block]:
+def html_blocks(data: bytes | str, checkpoint: Checkpoint | None = None) -> list[Block]:
+    point = checkpoint or Checkpoint()
     with warnings.catch_warnings():
         # bs4 warns about input that merely looks like a URL or XML; neither matters here and
         # the service runs tests with warnings as errors.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        soup = BeautifulSoup(data, "html.parser")
-    walker = _Walker()
+        soup = BeautifulSoup(data, builder=_BoundedBuilder(point))
+    walker = _Walker(point)
     try:
         walker.walk(soup)
     except RecursionError as exc:
@@ -224,5 +270,10 @@ def _decode(data: bytes) -> str | bytes:
         return data
 
 
-def iter_html_pages(path: Path) -> Iterator[Page]:
-    yield Page(number=1, blocks=html_blocks(_decode(path.read_bytes())))
+def iter_html_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
+    data = path.read_bytes()
+    # Start tags counted in the raw bytes (milliseconds) so a page far over the limit fails
+    # at once rather than after parsing up to it; the parser's own count stays the rule.
+    checkpoint.check("max_html_elements", len(_START_TAG.findall(data)), "HTML elements")
+    for block in html_blocks(_decode(data), checkpoint):
+        yield Page(number=1, blocks=[block])

@@ -10,6 +10,8 @@ from typing import Any
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from .limits import Checkpoint
+from .pdf_forms import form_blocks
 from .pdf_layout import layout_lines
 from .pdf_text import page_lines
 from .types import Block, Page, ParseError
@@ -22,19 +24,41 @@ from .types import Block, Page, ParseError
 PDFIUM_LOCK = threading.RLock()
 
 _ENCRYPTED_CODES = frozenset({pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY})
+# An encrypted PDF names its encryption dictionary in the trailer (or the xref stream).
+_ENCRYPT_KEY = b"/Encrypt"
+_SCAN_BYTES = 1024 * 1024
+
+
+def _mentions_encryption(path: Path) -> bool:
+    """Whether the file has an /Encrypt entry anywhere, read in pieces (bounded memory).
+
+    pdfium's error code is a thread-wide "last error" that not every failure path sets, so
+    after an earlier encrypted document it can still say "password" for a merely broken
+    one. The claim is only made when the file itself backs it.
+    """
+    tail = b""
+    with path.open("rb") as handle:
+        while piece := handle.read(_SCAN_BYTES):
+            if _ENCRYPT_KEY in tail + piece:
+                return True
+            tail = piece[-len(_ENCRYPT_KEY) :]
+    return False
 
 
 def _open(path: Path) -> Any:
     # FileNotFoundError deliberately propagates: a missing upload is an infrastructure fault
     # (retryable), not a property of the document.
     try:
-        return pdfium.PdfDocument(path)
+        document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
-        if exc.err_code in _ENCRYPTED_CODES:
+        if exc.err_code in _ENCRYPTED_CODES and _mentions_encryption(path):
             raise ParseError(
                 "The PDF is password-protected or encrypted; upload an unprotected copy."
             ) from exc
         raise ParseError("The file is not a valid PDF or it is corrupt.") from exc
+    # Filled-in AcroForm fields carry their text outside the text layer (see pdf_forms).
+    document.init_forms()
+    return document
 
 
 def _read_page(document: Any, index: int) -> list[Block]:
@@ -50,17 +74,17 @@ def _read_page(document: Any, index: int) -> list[Block]:
             lines = page_lines(textpage)
         finally:
             textpage.close()
-        page_box = tuple(float(value) for value in page.get_bbox())
+        left, bottom, right, top = (float(value) for value in page.get_bbox())
         rotation = int(page.get_rotation())
+        fields = form_blocks(document, page, index + 1, (left, bottom, right, top), rotation)
     except pdfium.PdfiumError as exc:
         raise ParseError(f"The text of page {index + 1} of the PDF could not be read.") from exc
     finally:
         page.close()
-    left, bottom, right, top = page_box
-    return layout_lines(lines, index + 1, (left, bottom, right, top), rotation)
+    return layout_lines(lines, index + 1, (left, bottom, right, top), rotation) + fields
 
 
-def iter_pdf_pages(path: Path) -> Iterator[Page]:
+def iter_pdf_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
     """Yield one page per `next()`.
 
     The document is opened on the first `next()`, not when the generator is created, so the
@@ -72,6 +96,7 @@ def iter_pdf_pages(path: Path) -> Iterator[Page]:
     try:
         with PDFIUM_LOCK:
             page_count = len(document)
+        checkpoint.check("max_pages", page_count, "pages")
         for index in range(page_count):
             with PDFIUM_LOCK:
                 blocks = _read_page(document, index)

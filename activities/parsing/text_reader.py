@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from .limits import Checkpoint
 from .types import (
     BLOCK_CODE,
     BLOCK_HEADING,
@@ -62,18 +64,35 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read(path: Path) -> str:
-    return _normalise_newlines(decode_text(path.read_bytes()))
+def _read(path: Path, checkpoint: Checkpoint) -> str:
+    """The whole text (bounded by the upload size), refused at once if over the limit."""
+    text = _normalise_newlines(decode_text(path.read_bytes()))
+    checkpoint.check("max_text_chars", len(text), "characters of text")
+    checkpoint.tick()
+    return text
 
 
 def _block(kind: str, content: str) -> Block:
     return Block(type=kind, content=content, page_number=1, bbox=None, confidence=1.0)
 
 
+def iter_text_blocks(text: str, checkpoint: Checkpoint) -> Iterator[Block]:
+    """Plain text: one block per paragraph, paragraphs separated by blank lines; found one at
+    a time, with a checkpoint between them."""
+    text = _normalise_newlines(text)
+    start = 0
+    for separator in itertools.chain(_BLANK_LINE.finditer(text), [None]):
+        checkpoint.tick()
+        end = len(text) if separator is None else separator.start()
+        part = text[start:end].strip()
+        if separator is not None:
+            start = separator.end()
+        if part:
+            yield _block(BLOCK_TEXT, part)
+
+
 def text_blocks(text: str) -> list[Block]:
-    """Plain text: one block per paragraph, paragraphs separated by blank lines."""
-    paragraphs = (part.strip() for part in _BLANK_LINE.split(_normalise_newlines(text)))
-    return [_block(BLOCK_TEXT, part) for part in paragraphs if part]
+    return list(iter_text_blocks(text, Checkpoint()))
 
 
 def _group_blocks(lines: list[str]) -> list[Block]:
@@ -107,8 +126,9 @@ def _group_blocks(lines: list[str]) -> list[Block]:
     return blocks
 
 
-def markdown_blocks(text: str) -> list[Block]:
-    """Markdown: blocks split on blank lines; fenced code is kept whole even across blank lines."""
+def iter_markdown_blocks(text: str, checkpoint: Checkpoint) -> Iterator[Block]:
+    """Markdown: blocks split on blank lines; fenced code is kept whole even across blank
+    lines. A checkpoint between lines; blocks come out as soon as they are complete."""
     blocks: list[Block] = []
     group: list[str] = []
     fence: list[str] = []
@@ -120,6 +140,10 @@ def markdown_blocks(text: str) -> list[Block]:
             group.clear()
 
     for line in _normalise_newlines(text).split("\n"):
+        checkpoint.tick()
+        if blocks:
+            yield from blocks
+            blocks.clear()
         if fence:
             fence.append(line)
             if line.strip().startswith(fence_marker) and len(fence) > 1:
@@ -138,12 +162,18 @@ def markdown_blocks(text: str) -> list[Block]:
     if fence:
         # An unterminated fence runs to the end of the document, as in CommonMark.
         blocks.append(_block(BLOCK_CODE, "\n".join(fence).rstrip()))
-    return blocks
+    yield from blocks
 
 
-def iter_text_pages(path: Path) -> Iterator[Page]:
-    yield Page(number=1, blocks=text_blocks(_read(path)))
+def markdown_blocks(text: str) -> list[Block]:
+    return list(iter_markdown_blocks(text, Checkpoint()))
 
 
-def iter_markdown_pages(path: Path) -> Iterator[Page]:
-    yield Page(number=1, blocks=markdown_blocks(_read(path)))
+def iter_text_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
+    for block in iter_text_blocks(_read(path, checkpoint), checkpoint):
+        yield Page(number=1, blocks=[block])
+
+
+def iter_markdown_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
+    for block in iter_markdown_blocks(_read(path, checkpoint), checkpoint):
+        yield Page(number=1, blocks=[block])

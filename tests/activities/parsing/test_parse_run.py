@@ -15,6 +15,7 @@ from activities import parse_run
 from activities.parse_run import DocumentParse, Parsed, threaded_parse
 from activities.parsing import ChunkingOptions, Page, chunk_pages, chunk_to_dict, iter_pages
 from activities.parsing.detect import PDF_MIME
+from activities.parsing.limits import Checkpoint
 from tests.activities.parsing.conftest import PdfFactory
 
 PAGES = 30
@@ -30,6 +31,7 @@ def _document(make_pdf: PdfFactory) -> Path:
 
 async def _parse(path: Path, runs: list[DocumentParse]) -> Parsed:
     async with threaded_parse(path, PDF_MIME, ChunkingOptions) as parse:
+        assert isinstance(parse, DocumentParse)
         runs.append(parse)
         return await parse.run()
 
@@ -59,8 +61,10 @@ async def test_cancel_stops_within_a_page_and_releases_the_document(
     closed: list[bool] = []
     reading = threading.Event()  # set by the parse thread once it is past the first page
 
-    def slow_pages(path: Path, mime_type: str) -> Generator[Page, None, None]:
-        pages = iter_pages(path, mime_type)
+    def slow_pages(
+        path: Path, mime_type: str, checkpoint: Checkpoint
+    ) -> Generator[Page, None, None]:
+        pages = iter_pages(path, mime_type, checkpoint)
         try:
             for number, page in enumerate(pages):
                 if number:

@@ -1,0 +1,257 @@
+"""Parse subprocesses: every document parses in a process of its own, contained and killable.
+
+Why processes: a hostile document can take any amount of memory or CPU inside one C call
+(an XML parse, a pdfium page), where no flag is looked at. In a process of its own it runs
+under an address-space limit (RLIMIT_AS, set in the child), a wall-time limit, and is killed
+on a cancel it does not honour within a short grace. Crashes stay in that process.
+
+Why a fresh process per document rather than long-lived workers: no state (pdfium's last
+error, fragmented heaps, a limit half reached) carries from one document to the next, and
+killing one never disturbs another. The processes come from a forkserver that imported the
+engine once, so starting one costs milliseconds. At most `slots` run at once; documents
+wait their turn in arrival order, so a tiny job runs beside a huge one on another slot.
+
+Why not a library pool: concurrent.futures cannot stop one task; pebble can, but only by
+SIGTERM then SIGKILL seconds later, without per-task pids (for RSS/CPU accounting) or a
+channel for a cooperative stop and progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import functools
+import logging
+import multiprocessing
+import multiprocessing.forkserver
+import resource
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from activities.parse_run import DocumentParse, Parsed
+from activities.parsing import ChunkingOptions, ParseError
+from activities.parsing.limits import MIB, LimitExceeded, ParseLimits
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_CONTEXT = "forkserver"  # never fork the worker itself: it runs threads (Temporal's core)
+_PRELOAD = ["activities.parse_preload"]  # the engine and tokenizer, loaded once
+_KIB = 1024  # ru_maxrss and VmHWM are in KiB on Linux
+# How often the parent samples the child's address space: a child that dies by a signal
+# with its peak this close to RLIMIT_AS hit the memory limit inside C code (a failed
+# malloc there aborts or segfaults rather than raising MemoryError).
+_SAMPLE_SECONDS = 0.02
+_NEAR_LIMIT = 0.9
+
+
+class ParseCrashed(RuntimeError):
+    """The parse process died (a signal, a C-level abort): worth a bounded retry, unlike a
+    document over a limit."""
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    slots: int
+    memory_bytes: int
+    wall_seconds: float
+    cancel_grace_seconds: float
+    limits: ParseLimits = field(default_factory=ParseLimits)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PoolConfig:
+        return cls(
+            slots=settings.parse_slots,
+            memory_bytes=settings.max_parse_memory_mb * MIB,
+            wall_seconds=settings.max_parse_seconds,
+            cancel_grace_seconds=settings.parse_cancel_grace_ms / 1000,
+            limits=ParseLimits(
+                max_pages=settings.max_pages,
+                max_paragraphs=settings.max_paragraphs,
+                max_text_chars=settings.max_text_chars,
+                max_chunks=settings.max_chunks,
+                max_html_elements=settings.max_html_elements,
+                max_xml_elements=settings.max_xml_elements,
+                max_depth=settings.max_depth,
+                max_docx_part_bytes=settings.max_docx_part_mb * MIB,
+                max_compression_ratio=settings.max_compression_ratio,
+            ),
+        )
+
+
+class _OptionsRejected(Exception):
+    """The job's options failed in the parent; raised in the child once pages were read."""
+
+
+def _given(options: ChunkingOptions | None) -> ChunkingOptions:
+    if options is None:
+        raise _OptionsRejected
+    return options
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _KIB
+
+
+def _child(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int) -> None:
+    """The parse process: parse one document, report progress and the outcome, exit.
+    A parent that stopped listening (a cancel, a timeout) closed the pipe: nothing to say."""
+    with contextlib.suppress(BrokenPipeError):
+        _parse_and_report(conn, flag, job, memory_bytes)
+
+
+def _parse_and_report(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int) -> None:
+    path, mime_type, options, limits = job
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        opts = functools.partial(_given, options)
+        parse = DocumentParse(path, mime_type, opts, limits, cancelled=lambda: bool(flag.value))
+        while (parsed := parse.step()) is None:
+            if parse.stopped:
+                conn.send(("cancelled", _peak_rss()))
+                return
+            conn.send(("pages", len(parse.pages)))
+        conn.send(("done", parsed._replace(peak_rss_bytes=_peak_rss())))
+    except _OptionsRejected:
+        conn.send(("options", _peak_rss()))
+    except (ParseError, ValueError, TypeError, OSError) as exc:
+        conn.send(("error", exc, _peak_rss()))
+    except MemoryError:
+        conn.send(("memory", None, _peak_rss()))
+
+
+def _status_kib(pid: int | None, key: str) -> int:
+    """A KiB figure of a live process's /proc status (VmHWM: peak RSS; VmPeak: peak address
+    space), 0 if unknown."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key):
+                return int(line.split()[1])
+    return 0
+
+
+class ParsePool:
+    """Parse documents in subprocesses, `slots` at a time (see the module docstring)."""
+
+    def __init__(self, config: PoolConfig) -> None:
+        self.config = config
+        self._context: Any = multiprocessing.get_context(_CONTEXT)
+        self._context.set_forkserver_preload(_PRELOAD)
+        # Started now, in the background: its first start (imports, tokenizer) takes seconds
+        # that the first document should not wait for.
+        threading.Thread(target=multiprocessing.forkserver.ensure_running, daemon=True).start()
+        self._slots: asyncio.Semaphore | None = None  # made in the event loop that uses it
+        self.last_peak_rss_bytes = 0  # of the last finished parse process (tests, bench)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ParsePool:
+        return cls(PoolConfig.from_settings(settings))
+
+    def _memory_error(self) -> LimitExceeded:
+        mb = self.config.memory_bytes // MIB
+        return LimitExceeded(
+            f"parsing the document needed more than {mb:,} MB of memory; the limit is "
+            f"{mb:,} MB (DOCKET_MAX_PARSE_MEMORY_MB)"
+        )
+
+    async def parse(
+        self,
+        path: Path,
+        mime_type: str,
+        options: Callable[[], ChunkingOptions],
+        on_pages: Callable[[int], None] = lambda pages: None,
+        on_start: Callable[[int], None] = lambda pid: None,
+    ) -> Parsed:
+        """Parse in a subprocess once a slot is free. Raises ParseError (LimitExceeded for a
+        limit, memory and wall time included), ValueError/TypeError for bad options,
+        ParseCrashed when the process dies; a cancel stops (or kills) the process."""
+        rejected: Exception | None = None
+        try:
+            given: ChunkingOptions | None = options()
+        except Exception as exc:  # whatever the caller's options raise, raised as it is -
+            # but only once the document was read, as in-process: a document that cannot
+            # be read fails for that first.
+            given, rejected = None, exc
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.config.slots)
+        async with self._slots:
+            receive, send = self._context.Pipe(duplex=False)
+            flag = self._context.RawValue(ctypes.c_bool, False)
+            job = (Path(path), mime_type, given, self.config.limits)
+            process = self._context.Process(
+                target=_child, args=(send, flag, job, self.config.memory_bytes), daemon=True
+            )
+            await asyncio.to_thread(process.start)
+            send.close()  # the child holds its own end; EOF here means it is gone
+            on_start(process.pid or 0)
+            try:
+                return await self._outcome(process, receive, on_pages)
+            except _OptionsRejected:
+                assert rejected is not None
+                raise rejected from None
+            except asyncio.CancelledError:
+                flag.value = True
+                await asyncio.to_thread(process.join, self.config.cancel_grace_seconds)
+                raise
+            finally:
+                if process.is_alive():
+                    self.last_peak_rss_bytes = _status_kib(process.pid, "VmHWM:") * _KIB
+                    process.kill()
+                await asyncio.to_thread(process.join)
+                receive.close()
+                process.close()
+
+    async def _outcome(
+        self, process: Any, receive: Connection, on_pages: Callable[[int], None]
+    ) -> Parsed:
+        deadline = time.monotonic() + self.config.wall_seconds
+        peak = rss = 0  # sampled, for a process that dies without reporting them
+        while True:
+            pending = asyncio.ensure_future(asyncio.to_thread(receive.recv))
+            # Retrieved here so a receive left behind by a cancel or timeout (it ends with
+            # EOFError once the process is killed) is not reported as never retrieved.
+            pending.add_done_callback(lambda done: done.cancelled() or done.exception())
+            while not pending.done():
+                await asyncio.wait({pending}, timeout=_SAMPLE_SECONDS)
+                peak = max(peak, _status_kib(process.pid, "VmPeak:") * _KIB)
+                rss = max(rss, _status_kib(process.pid, "VmHWM:") * _KIB)
+                if not pending.done() and time.monotonic() > deadline:
+                    raise self._wall_error()
+            try:
+                message = pending.result()
+            except EOFError:
+                self.last_peak_rss_bytes = rss
+                await asyncio.to_thread(process.join)
+                if peak >= self.config.memory_bytes * _NEAR_LIMIT:
+                    raise self._memory_error() from None  # a C allocation failed: it crashed
+                raise ParseCrashed(
+                    f"the parse process crashed (exit code {process.exitcode})"
+                ) from None
+            kind = message[0]
+            if kind == "pages":
+                on_pages(message[1])
+                continue
+            if kind == "done":
+                self.last_peak_rss_bytes = message[1].peak_rss_bytes
+                return message[1]  # type: ignore[no-any-return]
+            self.last_peak_rss_bytes = message[-1]
+            if kind == "memory":
+                raise self._memory_error()
+            if kind == "options":
+                raise _OptionsRejected
+            if kind == "error":
+                raise message[1]
+            raise ParseCrashed(f"the parse process stopped unexpectedly ({kind})")
+
+    def _wall_error(self) -> LimitExceeded:
+        seconds = self.config.wall_seconds
+        return LimitExceeded(
+            f"parsing the document took longer than {seconds:,.0f} s; the limit is "
+            f"{seconds:,.0f} s (DOCKET_MAX_PARSE_SECONDS)"
+        )

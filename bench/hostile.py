@@ -1,0 +1,136 @@
+"""Hostile documents through the parse pool (activities/parse_pool.py) with the default
+limits: per case, the time to a terminal outcome, the peak RSS of its parse process, and -
+for the cases cancelled mid-parse - the time until the process stopped and the CPU seconds
+it burnt after the cancel. The pool is driven directly: what is measured is the parse
+process, not the HTTP/Temporal path around it (cancel_latency measures that).
+"""
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from activities.parse_pool import ParsePool, PoolConfig
+from activities.parsing import ChunkingOptions, ParseError
+from activities.parsing.detect import DOCX_MIME, HTML_MIME, MARKDOWN_MIME, PDF_MIME, TEXT_MIME
+from bench.sizes import Sizes
+from bench.stats import Row, Summary
+from core.settings import Settings
+from docket.devstack import DevStack
+from tests.activities.parsing import hostile_corpus as corpus
+from tests.documents import make_pdf
+
+NAME = "hostile"
+BENCH = "hostile documents"
+MIB = 1024 * 1024
+TARGET_CANCEL_S = 0.15  # issue 13: a cancel stops the work within p50 150 ms
+BUSY_CPU_S = 0.2  # a parse is "running" once its process has used this much CPU
+SAMPLE_S = 0.005
+DEADLINE_S = 120.0
+
+Build = Callable[[Path], Path]
+
+# name, builder, mime type; every one ends at once (a limit) or parses bounded.
+TERMINAL: list[tuple[str, Build, str]] = [
+    ("docx 1.5M paragraphs", lambda p: corpus.docx_paragraph_bomb(p, 1_500_000), DOCX_MIME),
+    ("docx 2 GiB image part", lambda p: corpus.docx_image_bomb(p, 2048 * MIB), DOCX_MIME),
+    ("docx missing media", corpus.docx_missing_media, DOCX_MIME),
+    ("docx text box + footnote", corpus.docx_text_box_and_footnote, DOCX_MIME),
+    ("html 2M elements", lambda p: corpus.html_wide(p, 2_000_000), HTML_MIME),
+    ("html depth 100,000", lambda p: corpus.html_deep(p, 100_000), HTML_MIME),
+    ("pdf form fields only", lambda p: corpus.pdf_form(p, "ACME Corp"), PDF_MIME),
+]
+# Cancelled once their parse process is busy.
+CANCELLED: list[tuple[str, Build, str]] = [
+    ("txt 300k paragraphs", lambda p: corpus.text_paragraphs(p, 300_000), TEXT_MIME),
+    ("md 1M lines", lambda p: corpus.markdown_lines(p, 1_000_000), MARKDOWN_MIME),
+    ("html 190k elements", lambda p: corpus.html_wide(p, 190_000), HTML_MIME),
+    ("docx 190k paragraphs", lambda p: corpus.docx_paragraph_bomb(p, 190_000), DOCX_MIME),
+    ("pdf 3,000 pages", lambda p: _pdf(p, 3_000), PDF_MIME),
+]
+
+
+def _pdf(path: Path, pages: int) -> Path:
+    path.write_bytes(make_pdf(pages=pages, lines_per_page=30))
+    return path
+
+
+def _exited(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def terminal(pool: ParsePool, name: str, path: Path, mime: str) -> Row:
+    began = time.monotonic()
+    try:
+        parsed = await pool.parse(path, mime, ChunkingOptions)
+        outcome = f"succeeded, {len(parsed.chunks)} chunk(s)"
+    except ParseError as exc:
+        outcome = f"failed: {exc}"
+    seconds = time.monotonic() - began
+    extra = {"peak_rss_mb": round(pool.last_peak_rss_bytes / MIB), "outcome": outcome}
+    return Row(
+        BENCH, f"{name}: time to terminal", Summary.single(seconds * 1000, "ms"), extra=extra
+    )
+
+
+async def cancelled(pool: ParsePool, name: str, path: Path, mime: str) -> Row:
+    pids: list[int] = []
+    task = asyncio.create_task(pool.parse(path, mime, ChunkingOptions, on_start=pids.append))
+    deadline = time.monotonic() + DEADLINE_S
+    while not pids or (corpus.cpu_seconds(pids[0]) or 0.0) < BUSY_CPU_S:
+        if task.done() or time.monotonic() > deadline:
+            raise RuntimeError(f"{name}: the parse ended before it could be cancelled")
+        await asyncio.sleep(SAMPLE_S)
+    at_cancel = corpus.cpu_seconds(pids[0]) or 0.0
+    last = at_cancel
+    began = time.monotonic()
+    task.cancel()
+    while (now := corpus.cpu_seconds(pids[0])) is not None and psutil.Process(
+        pids[0]
+    ).status() != "zombie":
+        last = now
+        await asyncio.sleep(SAMPLE_S)
+    stopped = time.monotonic() - began
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    extra = {
+        "cpu_after_cancel_s": round(last - at_cancel, 3),
+        "peak_rss_mb": round(pool.last_peak_rss_bytes / MIB),
+    }
+    row = Row(
+        BENCH,
+        f"{name}: cancel to process stopped",
+        Summary.single(stopped * 1000, "ms"),
+        target=f"≤ {TARGET_CANCEL_S * 1000:.0f} ms",
+        extra=extra,
+    )
+    row.met = stopped <= TARGET_CANCEL_S
+    return row
+
+
+# --quick: the cheap cases only (seconds), proving every figure runs.
+QUICK_TERMINAL = [case for case in TERMINAL if case[0].startswith(("docx missing", "pdf form"))]
+QUICK_CANCELLED = [case for case in CANCELLED if case[0].startswith("pdf")]
+
+
+async def measure(directory: Path, quick: bool) -> list[Row]:
+    pool = ParsePool(PoolConfig.from_settings(Settings()))
+    rows = []
+    for index, (name, build, mime) in enumerate(QUICK_TERMINAL if quick else TERMINAL):
+        rows.append(await terminal(pool, name, build(directory / f"t{index}"), mime))
+    for index, (name, build, mime) in enumerate(QUICK_CANCELLED if quick else CANCELLED):
+        rows.append(await cancelled(pool, name, build(directory / f"c{index}"), mime))
+    return rows
+
+
+def run(stack: DevStack, sizes: Sizes) -> list[Row]:
+    del stack  # the pool is driven directly; every case is one run
+    with tempfile.TemporaryDirectory(prefix="docket-hostile-") as tmp:
+        return asyncio.run(measure(Path(tmp), sizes.quick))
