@@ -65,6 +65,8 @@ def test_every_benchmark_is_registered() -> None:
     assert len(NAMES) == len(EXPECTED) == len(set(NAMES))
 
 
+# The smoke run takes a minute or more: in `make test-slow`, which CI runs after `make test`.
+@pytest.mark.slow
 def test_every_figure_is_printed_and_saved(quick_run: tuple[str, dict[str, object]]) -> None:
     stdout, saved = quick_run
     results = saved["results"]
@@ -76,6 +78,7 @@ def test_every_figure_is_printed_and_saved(quick_run: tuple[str, dict[str, objec
             assert any(bench in line and figure in line for line in table.splitlines()), figure
 
 
+@pytest.mark.slow
 def test_figures_and_ratios_are_finite(quick_run: tuple[str, dict[str, object]]) -> None:
     _, saved = quick_run
     results = saved["results"]

@@ -30,12 +30,11 @@ from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.guards import ActiveProjectDep, GateDep
 from api.params import CreatedEnd, CreatedStart, Ids, ProjectId, paging
 from api.responses import COMMON_ERRORS, errors, invalid, not_found, raw_json, raw_list
-from api.schemas import (
+from api.schemas import JobEntity, ListResponse
+from api.vector_schemas import (
     AddVectorStoreFilesRequest,
     CreateVectorStoreRequest,
     DeletedMessage,
-    JobEntity,
-    ListResponse,
     SearchRequest,
     SearchResponse,
     VectorStoreEntity,
