@@ -62,15 +62,22 @@ def build_worker(
     )
 
 
-def job_activities(pool: Any, settings: Settings, board: CancelBoard | None = None) -> list[Any]:
+def job_activities(
+    pool: Any,
+    settings: Settings,
+    board: CancelBoard | None = None,
+    parser: ParsePool | None = None,
+) -> list[Any]:
     """Every activity the kernel's workflows call, bound to one pool; work activities watch
-    `board` for cancels that arrive through Postgres."""
+    `board` for cancels that arrive through Postgres; documents parse in `parser`'s
+    subprocesses."""
     storage = open_storage(settings)
     every = settings.heartbeat_throttle
     board = board or CancelBoard()
+    parser = parser or ParsePool.from_settings(settings)
     return [
         *JobActivities(pool).all(),
-        *ParseActivities(pool, storage, every, board, ParsePool.from_settings(settings)).all(),
+        *ParseActivities(pool, storage, every, board, parser).all(),
         *ChunkActivities(pool, every, board).all(),
         *BatchActivities(pool).all(),
         *VectorStoreActivities(pool, settings, board).all(),
@@ -97,10 +104,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     pool = await create_pool(settings)
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
+    parser: ParsePool | None = None
     try:
         client = await connect(settings)
         board = CancelBoard()
-        worker = build_worker(client, settings, job_activities(pool, settings, board))
+        parser = ParsePool.from_settings(settings)
+        worker = build_worker(client, settings, job_activities(pool, settings, board, parser))
         if stop is None:
             stop = asyncio.Event()
             for sig in STOP_SIGNALS:  # a hangup drains like a deploy's SIGTERM
@@ -133,4 +142,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
+        if parser is not None:
+            parser.close()
         await pool.close()
