@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from api.auth import Caller, admit
 from api.responses import raw_json
-from api.workflow_start import WorkflowState, cancel_quietly, request_cancel
+from api.workflow_start import WorkflowState, cancel_quietly, request_cancel, workflow_state
 from core.enums import JobStatus
 from db import jobs
 from db.pool import Conn
@@ -72,12 +72,13 @@ async def cancel_job(
             # read it, nothing is recorded and the re-read below answers for its new state.
             if await _request_recorded(pool, job_id, reason):
                 workflow = await request_cancel(temporal, job_id, reason)
-                if workflow is not WorkflowState.RUNNING:
-                    # A running job whose workflow is gone or closed (an operator terminated
-                    # it, Temporal lost it): nothing will ever finish it, so settle it here,
-                    # children included, and the 202's promise holds at once.
-                    note = NO_WORKFLOW if workflow is WorkflowState.MISSING else CLOSED_WORKFLOW
-                    await transition(pool, job_id, cancelled_step(reason, note=note))
+                if workflow is WorkflowState.MISSING:
+                    await settle_unfinishable(pool, job_id, reason, NO_WORKFLOW)
+                else:
+                    # Temporal accepts a cancel for a closed workflow too: whether it still
+                    # runs is asked right after the answer (the work itself is already being
+                    # stopped through Postgres), and the convergence loop is the backstop.
+                    background.add_task(settle_if_closed, pool, temporal, job_id, reason)
                 return await _entity(pool, job_id, project_id, account, status.HTTP_202_ACCEPTED)
         else:
             raise HTTPException(
@@ -96,6 +97,20 @@ async def _request_recorded(pool: Conn, job_id: str, reason: str | None) -> bool
         return True
     # Not written: recorded by an earlier request (still running), or no longer running.
     return await jobs.status_unscoped(pool, job_id) is JobStatus.RUNNING
+
+
+async def settle_unfinishable(pool: Conn, job_id: str, reason: str | None, note: str) -> None:
+    """A running job whose workflow is gone or closed (an operator terminated it, Temporal
+    lost it): nothing will ever finish it, so settle it here, children included, and the
+    202's promise holds at once."""
+    await transition(pool, job_id, cancelled_step(reason, note=note))
+
+
+async def settle_if_closed(pool: Conn, temporal: Client, job_id: str, reason: str | None) -> None:
+    state = await workflow_state(temporal, job_id)
+    if state is not WorkflowState.RUNNING:
+        note = NO_WORKFLOW if state is WorkflowState.MISSING else CLOSED_WORKFLOW
+        await settle_unfinishable(pool, job_id, reason, note)
 
 
 NO_WORKFLOW = "no workflow was running for this job"

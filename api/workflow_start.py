@@ -50,26 +50,34 @@ class WorkflowState(StrEnum):
     MISSING = "missing"  # no such workflow (never started, or Temporal lost it)
 
 
-async def request_cancel(
-    client: Client, job_id: str, reason: str | None, check_open: bool = True
-) -> WorkflowState:
-    """Ask Temporal to cancel the job's workflow, and say whether it is still running.
-
-    Temporal answers OK even for a workflow that already closed (an operator terminated
-    it, say), so a cancel alone cannot tell; `describe` (strongly consistent) can. Without
-    `check_open`, an accepted cancel reports RUNNING without asking.
-    """
-    handle = client.get_workflow_handle(job_id)
+async def request_cancel(client: Client, job_id: str, reason: str | None) -> WorkflowState:
+    """Ask Temporal to cancel the job's workflow: RUNNING once the request is accepted,
+    MISSING if no such workflow exists. Temporal accepts a cancel for a workflow that has
+    already closed too (an operator terminated it, say), so "accepted" does not say it still
+    runs: `workflow_state` does."""
     try:
         async with temporal_call():
-            await handle.cancel(reason=reason or "")
-            if not check_open:
-                return WorkflowState.RUNNING
-            described = await handle.describe()
+            await client.get_workflow_handle(job_id).cancel(reason=reason or "")
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return WorkflowState.MISSING
         raise
+    return WorkflowState.RUNNING
+
+
+async def workflow_state(client: Client, job_id: str) -> WorkflowState:
+    """Whether the job's workflow runs, has closed, or does not exist (`describe`: strongly
+    consistent). Temporal being unreachable reads as RUNNING: nothing is settled on a guess."""
+    try:
+        async with temporal_call():
+            described = await client.get_workflow_handle(job_id).describe()
+    except TemporalUnavailable:
+        return WorkflowState.RUNNING
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return WorkflowState.MISSING
+        log.warning("could not describe the workflow of job %s: %s", job_id, err)
+        return WorkflowState.RUNNING
     if described.status == WorkflowExecutionStatus.RUNNING:
         return WorkflowState.RUNNING
     return WorkflowState.CLOSED
@@ -79,6 +87,6 @@ async def cancel_quietly(client: Client, job_id: str, reason: str | None) -> Non
     """For a job already `cancelled` in Postgres: stopping its workflow is a courtesy (it
     would find the job not pending and end by itself), so an outage here is only logged."""
     try:
-        await request_cancel(client, job_id, reason, check_open=False)
+        await request_cancel(client, job_id, reason)
     except (RPCError, TemporalUnavailable) as err:
         log.warning("could not cancel workflow of cancelled job %s: %s", job_id, err)

@@ -305,3 +305,19 @@ def test_chunking_stops_between_units_once_asked(strategy: str) -> None:
         chunk_pages(pages, options, stop_after_ten)
     assert asked == 11  # asked between units, and stopped at the first yes
     assert chunk_pages(pages, options)  # without a stop, the same pages chunk fully
+
+
+def test_stored_pages_decode_one_at_a_time_and_stop_on_cancel() -> None:
+    import threading
+
+    from activities.chunk import json_array_items
+
+    pages = [{"number": n, "blocks": []} for n in range(1, 50)]
+    stop = threading.Event()
+    assert list(json_array_items(json.dumps(pages), stop)) == pages
+    assert list(json_array_items(" [ ] ", stop)) == []
+    items = json_array_items(json.dumps(pages), stop)
+    assert next(items) == pages[0]
+    stop.set()
+    with pytest.raises(Interrupted):
+        next(items)
