@@ -17,7 +17,3 @@ class IdPrefix(StrEnum):
 def new_id(prefix: IdPrefix) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
-
-def id_pattern(prefix: IdPrefix) -> str:
-    """Regex for path validation: malformed ids are a 422, never a lookup."""
-    return rf"^{prefix}_[0-9a-f]{{32}}$"
