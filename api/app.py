@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.client import Client
 
-from api import errors
+from api import errors, metrics
 from api.auth import ACCOUNT_HEADER, API_KEY_HEADER
 from api.deps import AppState, PoolDep
 from api.routers import chunk, files, jobs, parse, projects, vector_stores
@@ -74,8 +75,13 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         pool = await create_pool(settings)
         try:
             client = await connect(settings, lazy=True)
+            config = client.config()
+            config["interceptors"] = [*config["interceptors"], metrics.TemporalErrorCounter()]
+            client = Client(**config)
             app.state.docket = AppState(settings, pool, client, open_storage(settings))
-            yield
+            metrics.watch_pool(pool)
+            with metrics.metrics_server(settings):
+                yield
         finally:
             await pool.close()
 
@@ -89,8 +95,10 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     app.openapi = lambda: declare_security(generate())  # type: ignore[method-assign]
     if state is not None:
         app.state.docket = state
+        metrics.watch_pool(state.pool)
     errors.install(app)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    metrics.install(app, settings)  # outermost: counts the 413s of UploadLimit too
     for router in (projects.router, files.router, parse.router, chunk.router, jobs.router):
         app.include_router(router)
     app.include_router(vector_stores.router)
