@@ -14,6 +14,7 @@ from api import errors, metrics
 from api.auth import ACCOUNT_HEADER, API_KEY_HEADER
 from api.deps import AppState, PoolDep
 from api.routers import chunk, files, jobs, parse, projects, vector_stores
+from core.metrics import metrics_server
 from core.settings import Settings
 from core.storage import open_storage
 from core.temporal import connect
@@ -80,7 +81,8 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
             client = Client(**config)
             app.state.docket = AppState(settings, pool, client, open_storage(settings))
             metrics.watch_pool(pool)
-            with metrics.metrics_server(settings):
+            port = settings.metrics_port if settings.metrics_enabled else None
+            with metrics_server(port, settings.metrics_host):
                 yield
         finally:
             await pool.close()

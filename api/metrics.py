@@ -4,14 +4,13 @@ a Temporal client interceptor counting RPC errors, and `GET /metrics` (or a port
 own, `DOCKET_METRICS_PORT`). No auth on /metrics: keep it private (README, "Operating
 Docket")."""
 
-import contextlib
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import (
     CancelWorkflowInput,
@@ -86,20 +85,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     @app.get(METRICS_PATH, include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
-
-
-@contextlib.contextmanager
-def metrics_server(settings: Settings) -> Iterator[None]:
-    """Serve the process's metrics on `metrics_port` (when set) while the app runs."""
-    if not settings.metrics_enabled or settings.metrics_port is None:
-        yield
-        return
-    server, thread = start_http_server(settings.metrics_port, settings.metrics_host)
-    try:
-        yield
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 class _CountErrors(OutboundInterceptor):

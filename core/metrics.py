@@ -7,11 +7,20 @@ sites (activities/, api/cancel.py) right after the statement in db/transitions.p
 db/results.py or db/batches.py returned "moved": db/ stays free of metrics.
 """
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
 
 # Job durations span a sub-second parse of a page to an hour-long batch.
 JOB_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -119,3 +128,17 @@ class DocketMetrics:
 @functools.cache
 def docket_metrics() -> DocketMetrics:
     return DocketMetrics(REGISTRY)
+
+
+@contextlib.contextmanager
+def metrics_server(port: int | None, host: str) -> Iterator[None]:
+    """Serve this process's metrics over HTTP on `port` (nothing when None) meanwhile."""
+    if port is None:
+        yield
+        return
+    server, thread = start_http_server(port, host)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join()

@@ -24,9 +24,9 @@ CLI_TIMEOUT = 30
 
 def list_workflows(address: str, query: str) -> list[str]:
     """Workflow ids `temporal workflow list --query` returns."""
+    command = [temporal_cli_path(), "workflow", "list", "--address", address]
     done = subprocess.run(
-        [temporal_cli_path(), "workflow", "list", "--address", address, "--query", query]
-        + ["--output", "json"],
+        [*command, "--query", query, "--output", "json"],
         capture_output=True,
         text=True,
         check=True,
