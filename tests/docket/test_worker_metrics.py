@@ -19,6 +19,7 @@ from api.deps import AppState
 from core.settings import Settings
 from core.storage import FileStorage
 from docket.embedded import find_free_port
+from tests.deploy.test_observability import families, plotted
 from tests.helpers import create_job, eventually, upload, wait_status
 
 STOP_TIMEOUT = 30
@@ -96,3 +97,7 @@ async def test_the_worker_serves_docket_and_sdk_metrics(
     names = {key.split("[")[0] for key in sdk}
     assert any(name.startswith("temporal_worker_task_slots_available") for name in names), names
     assert any(name.startswith("temporal_activity_execution_latency") for name in names), names
+    # What the dashboard plots of the SDK's metrics exists (tests/deploy/test_observability.py).
+    async with httpx.AsyncClient() as http:
+        scraped = families((await http.get(f"http://127.0.0.1:{sdk_port}/metrics")).text)
+    assert plotted("temporal_") <= scraped, plotted("temporal_") - scraped
