@@ -3,22 +3,29 @@ its runtime telemetry on `worker_sdk_metrics_port`, and Docket's (job transition
 pages and time) on `worker_metrics_port`."""
 
 from collections.abc import Callable
+from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from core.settings import Settings
-from core.temporal import connect, connect_config
+from core.temporal import connect_config
+from core.tracing import temporal_interceptors
 from docket.embedded import find_free_port
 
 
-async def connect_worker(settings: Settings) -> Client:
-    """The worker's client; with the SDK metrics on, bound to a runtime exporting them."""
-    if settings.worker_sdk_metrics_port is None:
-        return await connect(settings)
-    bind = f"{settings.metrics_host}:{settings.worker_sdk_metrics_port}"
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
-    return await Client.connect(**connect_config(settings), runtime=runtime)
+async def connect_worker(settings: Settings, traces: TracerProvider | None) -> Client:
+    """The worker's client: with the SDK metrics on, bound to a runtime exporting them;
+    with tracing on, with the tracing interceptors (the worker built on it uses them)."""
+    extra: dict[str, Any] = {}
+    if traces is not None:
+        extra["interceptors"] = temporal_interceptors(traces)
+    if settings.worker_sdk_metrics_port is not None:
+        bind = f"{settings.metrics_host}:{settings.worker_sdk_metrics_port}"
+        metrics = TelemetryConfig(metrics=PrometheusConfig(bind_address=bind))
+        extra["runtime"] = Runtime(telemetry=metrics)
+    return await Client.connect(**connect_config(settings), **extra)
 
 
 def dev_metrics(

@@ -22,6 +22,7 @@ from activities.vector_store import VectorStoreActivities
 from core.metrics import metrics_server
 from core.settings import Settings
 from core.storage import open_storage
+from core.tracing import tracer_provider
 from db.notify import Channel, Listener
 from db.pool import create_pool, require_database_url
 from db.transitions import cancel_marked
@@ -33,6 +34,7 @@ from workflows.registry import Registry, default_registry
 
 log = logging.getLogger(__name__)
 
+WORKER_SERVICE = "docket-worker"  # its spans' service name unless OTEL_SERVICE_NAME says
 # Modules the workflow sandbox shares instead of re-importing per run (see below).
 PASSTHROUGH_MODULES = ("workflows", "activities", "core", "docket")
 
@@ -103,11 +105,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     gracefully. A fatal worker error (e.g. an unknown namespace) is raised, so the process
     exits non-zero and its supervisor restarts it."""
     pool = await create_pool(settings)
+    traces = tracer_provider(WORKER_SERVICE)
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     parser: ParsePool | None = None
     try:
-        client = await connect_worker(settings)
+        client = await connect_worker(settings, traces)
         board = CancelBoard()
         parser = ParsePool.from_settings(settings)
         worker = build_worker(client, settings, job_activities(pool, settings, board, parser))
@@ -150,3 +153,5 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         if parser is not None:
             parser.close()
         await pool.close()
+        if traces is not None:
+            traces.shutdown()  # flushes the spans still batched
