@@ -3,6 +3,7 @@ fast and the core does not depend on the layers above it at import time."""
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -145,6 +146,11 @@ def cmd_temporal_setup(settings: Settings, args: argparse.Namespace) -> int:
     async def setup() -> None:
         client = await connect(settings)
         await register_search_attributes(client, settings.temporal_namespace)
+        # Drop the client while the loop still runs: its Rust core released during
+        # interpreter shutdown could abort the process (PyGILState_Release).
+        del client
+        gc.collect()
+        await asyncio.sleep(0)
 
     asyncio.run(setup())
     return 0
