@@ -11,7 +11,8 @@ from core.contracts import (
     FinishBatchInput,
     JobRef,
 )
-from db import batches
+from core.metrics import docket_metrics
+from db import batches, jobs
 
 
 class BatchActivities:
@@ -35,6 +36,8 @@ class BatchActivities:
         moved, status, tally = await batches.finish(
             self.pool, inp.job_id, cancelled=inp.cancelled, reason=inp.reason
         )
+        if moved:
+            docket_metrics().job_moved(status, await jobs.timing(self.pool, inp.job_id))
         return BatchOutcome(status=status, moved=moved, **tally)
 
     def all(self) -> list[Any]:

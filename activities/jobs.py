@@ -9,6 +9,7 @@ from temporalio import activity
 
 from core.contracts import CancelJobInput, FailJobInput, JobRef
 from core.enums import JobStatus
+from core.metrics import docket_metrics
 from db import jobs
 from db.pool import Conn
 from db.transitions import Transition, cancel_reason, transition
@@ -17,7 +18,10 @@ from db.transitions import Transition, cancel_reason, transition
 async def settle_cancelled(conn: Conn, job_id: str, reason: str | None = None) -> bool:
     """running/pending → cancelled, with the reason the cancel request recorded."""
     reason = reason or await cancel_reason(conn, job_id)
-    return await transition(conn, job_id, Transition(JobStatus.CANCELLED, {"reason": reason}))
+    settled = await transition(conn, job_id, Transition(JobStatus.CANCELLED, {"reason": reason}))
+    if settled:
+        docket_metrics().job_moved(JobStatus.CANCELLED, await jobs.timing(conn, job_id))
+    return settled
 
 
 class JobActivities:
@@ -32,6 +36,8 @@ class JobActivities:
         moved = await transition(
             self.pool, ref.job_id, Transition(JobStatus.RUNNING, {"attempt": attempt})
         )
+        if moved:
+            docket_metrics().job_moved(JobStatus.RUNNING, await jobs.timing(self.pool, ref.job_id))
         return moved or await jobs.status_unscoped(self.pool, ref.job_id) is JobStatus.RUNNING
 
     @activity.defn
@@ -40,9 +46,12 @@ class JobActivities:
 
     @activity.defn
     async def fail_job(self, inp: FailJobInput) -> bool:
-        return await transition(
+        failed = await transition(
             self.pool, inp.job_id, Transition(JobStatus.FAILED, error=inp.error)
         )
+        if failed:
+            docket_metrics().job_moved(JobStatus.FAILED, await jobs.timing(self.pool, inp.job_id))
+        return failed
 
     def all(self) -> list[Any]:
         """The bound activity methods, for `Worker(activities=...)`."""

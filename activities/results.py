@@ -6,7 +6,9 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.jobs import settle_cancelled
 from core.contracts import PARSE_ERROR_TYPE, STORAGE_ERROR_TYPE, ResultOutcome
-from db import results
+from core.enums import JobStatus
+from core.metrics import docket_metrics
+from db import jobs, results
 from db.pool import Conn
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ async def store_result(conn: Conn, job_id: str, document: results.ParsedDocument
             "cancelled" if settled else "left running",
         )
         return ResultOutcome(succeeded=False)
+    timing = await jobs.timing(conn, job_id)
+    docket_metrics().job_moved(JobStatus.SUCCEEDED, timing)
+    docket_metrics().result_stored(timing, document.page_count, document.parse_ms)
     return ResultOutcome(
         succeeded=True,
         parse_result_id=document.result_id,

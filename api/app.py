@@ -7,19 +7,24 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.client import Client
 
-from api import errors
+from api import errors, metrics, tracing
 from api.auth import ACCOUNT_HEADER, API_KEY_HEADER
 from api.deps import AppState, PoolDep
 from api.routers import chunk, files, jobs, parse, projects, vector_stores
+from core.metrics import metrics_server
 from core.settings import Settings
 from core.storage import open_storage
 from core.temporal import connect
+from core.tracing import temporal_interceptors, tracer_provider
 from db.pool import create_pool, ping
 
 log = logging.getLogger(__name__)
 
+API_SERVICE = "docket-api"  # the service name of its spans unless OTEL_SERVICE_NAME says
 # Room for the multipart envelope around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -63,8 +68,12 @@ def declare_security(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
-    """`state` lets tests share one pool and client; otherwise the lifespan makes them."""
+def create_app(
+    settings: Settings, state: AppState | None = None, traces: TracerProvider | None = None
+) -> FastAPI:
+    """`state` lets tests share one pool and client; otherwise the lifespan makes them.
+    `traces`: where spans go (default: what the OTEL_* variables say; none = off)."""
+    provider = traces or tracer_provider(API_SERVICE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,10 +83,21 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
         pool = await create_pool(settings)
         try:
             client = await connect(settings, lazy=True)
+            config = client.config()
+            chain = [*config["interceptors"], metrics.TemporalErrorCounter()]
+            if provider is not None:
+                chain += temporal_interceptors(provider)
+            config["interceptors"] = chain
+            client = Client(**config)
             app.state.docket = AppState(settings, pool, client, open_storage(settings))
-            yield
+            metrics.watch_pool(pool)
+            port = settings.metrics_port if settings.metrics_enabled else None
+            with metrics_server(port, settings.metrics_host):
+                yield
         finally:
             await pool.close()
+            if provider is not None and traces is None:
+                provider.shutdown()  # flushes the spans still batched
 
     app = FastAPI(
         title="Document Understanding API (Docket)",
@@ -89,8 +109,12 @@ def create_app(settings: Settings, state: AppState | None = None) -> FastAPI:
     app.openapi = lambda: declare_security(generate())  # type: ignore[method-assign]
     if state is not None:
         app.state.docket = state
+        metrics.watch_pool(state.pool)
     errors.install(app)
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    metrics.install(app, settings)  # outermost: counts the 413s of UploadLimit too
+    if provider is not None:
+        tracing.install(app, provider)
     for router in (projects.router, files.router, parse.router, chunk.router, jobs.router):
         app.include_router(router)
     app.include_router(vector_stores.router)

@@ -16,6 +16,7 @@ from api.auth import Caller, admit
 from api.responses import raw_json
 from api.workflow_start import WorkflowState, cancel_quietly, request_cancel, workflow_state
 from core.enums import JobStatus
+from core.metrics import docket_metrics
 from db import jobs
 from db.pool import Conn
 from db.transitions import Transition, record_cancel_requested, transition
@@ -60,6 +61,7 @@ async def cancel_job(
     for _ in range(MAX_ROUNDS):
         if current is JobStatus.PENDING:
             if await transition(pool, job_id, pending_cancel(reason)):
+                docket_metrics().job_moved(JobStatus.CANCELLED, await jobs.timing(pool, job_id))
                 # After the answer: the job is already cancelled in Postgres and its
                 # workflow would end by itself on seeing that; this only ends it sooner
                 # (and keeps a Temporal round trip out of the response time).
@@ -103,7 +105,8 @@ async def settle_unfinishable(pool: Conn, job_id: str, reason: str | None, note:
     """A running job whose workflow is gone or closed (an operator terminated it, Temporal
     lost it): nothing will ever finish it, so settle it here, children included, and the
     202's promise holds at once."""
-    await transition(pool, job_id, cancelled_step(reason, note=note))
+    if await transition(pool, job_id, cancelled_step(reason, note=note)):
+        docket_metrics().job_moved(JobStatus.CANCELLED, await jobs.timing(pool, job_id))
 
 
 async def settle_if_closed(pool: Conn, temporal: Client, job_id: str, reason: str | None) -> None:

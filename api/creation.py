@@ -22,7 +22,7 @@ from core.settings import Settings
 from db import jobs
 from db.jobs import NewJob
 from db.pool import Connection
-from workflows.client import start_job
+from workflows.client import Visibility, start_job, summary_of
 from workflows.registry import Registry
 
 CorrelationId = Annotated[str | None, Header(max_length=256)]
@@ -68,7 +68,8 @@ class Creation:
         account = self.project.account_id
         job_id, created = await create_once(self.pool, account, self.key, digest, insert)
         if created:
-            start = start_job(self.temporal, self.settings, self.registry, job_id, operation)
+            seen = Visibility(self.project.id, account, summary_of(operation, body))
+            start = start_job(self.temporal, self.settings, self.registry, job_id, operation, seen)
             try:
                 await launch(self.pool, job_id, start)
             except Exception:

@@ -18,12 +18,16 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import IO, Any
 
+from opentelemetry import trace
 from temporalio import activity
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 # The fields a JSON line may carry besides ts/level/logger/message, in output order.
-CONTEXT_FIELDS = ("job_id", "correlation_id", "workflow_id", "run_id", "activity", "attempt")
+CONTEXT_FIELDS = (
+    *("job_id", "correlation_id", "workflow_id", "run_id", "activity", "attempt"),
+    *("trace_id", "span_id"),  # of the current span, when tracing is on (core/tracing.py)
+)
 
 _bound: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "docket_log_context", default=MappingProxyType({})
@@ -70,6 +74,10 @@ class ContextFilter(logging.Filter):
         if "workflow_id" in found:
             found["job_id"] = found["workflow_id"]  # workflow id = job id, by design
         found.update(_bound.get())
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            found["trace_id"] = format(span.trace_id, "032x")
+            found["span_id"] = format(span.span_id, "016x")
         for key, value in found.items():
             if not hasattr(record, key):
                 setattr(record, key, value)

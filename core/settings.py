@@ -152,6 +152,18 @@ class Settings(BaseSettings):
     s3_retry_timeout_seconds: float = Field(default=30.0, gt=0)
     s3_request_timeout_seconds: float = Field(default=60.0, gt=0)
 
+    # Observability (README, "Operating Docket"). Prometheus metrics: the API serves them
+    # at /metrics on its own port, or on `metrics_port` (then not on the API port) bound to
+    # `metrics_host`; no auth there, so keep that port private. The worker serves Docket's
+    # metrics on `worker_metrics_port` and the Temporal SDK's on `worker_sdk_metrics_port`
+    # (each off while unset). Tracing follows the standard OTEL_* variables (off unless
+    # OTEL_TRACES_EXPORTER or an OTLP endpoint is set).
+    metrics_enabled: bool = True
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_sdk_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
     @property
     def heartbeat_timeout(self) -> timedelta:
         return timedelta(seconds=self.heartbeat_timeout_seconds)

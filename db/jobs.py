@@ -12,6 +12,7 @@ from core.enums import (
     JobStatus,
     status_values,
 )
+from core.metrics import JobTiming
 from db.accounts import Key, ProjectGate, Verdict
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn
@@ -130,6 +131,17 @@ async def status_for(conn: Conn, key: Key, job_id: str, project_id: str) -> Verd
 async def status_unscoped(conn: Conn, job_id: str) -> JobStatus | None:
     status = await conn.fetchval(GET_STATUS_UNSCOPED, job_id)
     return None if status is None else JobStatus(status)
+
+
+# For the metrics of a transition that just committed (core/metrics.py).
+TIMING = """
+SELECT operation, created_at, completed_at, cancel_requested_at FROM jobs WHERE id = $1
+"""
+
+
+async def timing(conn: Conn, job_id: str) -> JobTiming | None:
+    row = await conn.fetchrow(TIMING, job_id)
+    return None if row is None else JobTiming(**dict(row))
 
 
 async def fail_unstarted(conn: Conn, job_id: str, error: str) -> bool:

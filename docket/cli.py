@@ -3,6 +3,7 @@ fast and the core does not depend on the layers above it at import time."""
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -137,6 +138,24 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_temporal_setup(settings: Settings, args: argparse.Namespace) -> int:
+    """Register Docket's search attributes on the configured cluster (idempotent)."""
+    from core.temporal import connect
+    from docket.visibility import register_search_attributes
+
+    async def setup() -> None:
+        client = await connect(settings)
+        await register_search_attributes(client, settings.temporal_namespace)
+        # Drop the client while the loop still runs: its Rust core released during
+        # interpreter shutdown could abort the process (PyGILState_Release).
+        del client
+        gc.collect()
+        await asyncio.sleep(0)
+
+    asyncio.run(setup())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docket", description=__doc__)
     parser.add_argument("--data-dir", help="data directory (env DOCKET_DATA_DIR)")
@@ -167,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--account", required=True, help="account name (created if new)")
     create.add_argument("--json", action="store_true", help="print one JSON line")
     create.set_defaults(run=cmd_keys_create)
+    temporal = sub.add_parser("temporal", help="Temporal cluster tasks")
+    tasks = temporal.add_subparsers(dest="temporal", required=True)
+    setup = tasks.add_parser(
+        "setup", help="register Docket's search attributes in TEMPORAL_NAMESPACE (idempotent)"
+    )
+    setup.set_defaults(run=cmd_temporal_setup)
     return parser
 
 

@@ -31,6 +31,7 @@ from docket.embedded import (
     record_owner,
 )
 from docket.supervise import Supervisor, exit_status, stop_children
+from docket.telemetry import dev_metrics
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class DevStack:
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.env: dict[str, str] = {}
         self.api_url = ""
+        self.metrics_urls: dict[str, str] = {}
         self.credentials: dict[str, str] = {}
         self.stop_signal: int | None = None
         self.stop_requested = False
@@ -117,6 +119,7 @@ class DevStack:
             "DOCKET_API_HOST": host,
             "DOCKET_API_PORT": str(port),
             "DOCKET_LOG_LEVEL": self.settings.log_level,  # may come from a CLI flag
+            **self._metrics_env(),
         }
         self._run_docket("migrate")
         self.credentials = self._credentials()
@@ -128,6 +131,10 @@ class DevStack:
             )
             record_owner(self._owner_file(name), self.children[name].pid)
         self._wait_healthy()
+
+    def _metrics_env(self) -> dict[str, str]:
+        env, self.metrics_urls = dev_metrics(self.settings, self.api_url, _client_host)
+        return env
 
     def _owner_file(self, child: str) -> Path:
         return self.data_dir / f"{child}.owner"
@@ -250,7 +257,8 @@ class DevStack:
             f"  API:          {self.api_url}\n"
             f"  API docs:     {self.api_url}/docs\n"
             f"  Temporal UI:  {ui}\n"
-            f"  Account:      {self.credentials['account_id']}\n"
+            + "".join(f"  Metrics ({name}): {url}\n" for name, url in self.metrics_urls.items())
+            + f"  Account:      {self.credentials['account_id']}\n"
             f"  API key:      {self.credentials['api_key']}\n"
             f"  Credentials:  {self.credentials_path}\n"
             "Press Ctrl-C to stop.\n\n"

@@ -32,6 +32,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.enums import JobStatus
+from core.metrics import docket_metrics
 from core.settings import Settings
 from db import convergence
 from db.convergence import Unsettled
@@ -73,8 +74,10 @@ class Convergence:
         page = await convergence.next_to_check(
             self.pool, self.settings.reconcile_after_seconds, self.settings.reconcile_batch
         )
-        actions = await asyncio.gather(*(self._check(job) for job in page))
-        return Counter(actions)
+        actions = Counter(await asyncio.gather(*(self._check(job) for job in page)))
+        for action, times in actions.items():
+            docket_metrics().reconciler.labels(action).inc(times)
+        return actions
 
     async def _workflow_status(self, job_id: str) -> WorkflowExecutionStatus | None:
         async with self._slots:

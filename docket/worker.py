@@ -19,19 +19,22 @@ from activities.jobs import JobActivities
 from activities.parse import ParseActivities
 from activities.parse_pool import ParsePool
 from activities.vector_store import VectorStoreActivities
+from core.metrics import metrics_server
 from core.settings import Settings
 from core.storage import open_storage
-from core.temporal import connect
+from core.tracing import tracer_provider
 from db.notify import Channel, Listener
 from db.pool import create_pool, require_database_url
 from db.transitions import cancel_marked
 from docket.health import heartbeat
 from docket.reconciler import reconcile_forever
 from docket.supervise import STOP_SIGNALS
+from docket.telemetry import connect_worker
 from workflows.registry import Registry, default_registry
 
 log = logging.getLogger(__name__)
 
+WORKER_SERVICE = "docket-worker"  # its spans' service name unless OTEL_SERVICE_NAME says
 # Modules the workflow sandbox shares instead of re-importing per run (see below).
 PASSTHROUGH_MODULES = ("workflows", "activities", "core", "docket")
 
@@ -102,11 +105,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     gracefully. A fatal worker error (e.g. an unknown namespace) is raised, so the process
     exits non-zero and its supervisor restarts it."""
     pool = await create_pool(settings)
+    traces = tracer_provider(WORKER_SERVICE)
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
     parser: ParsePool | None = None
     try:
-        client = await connect(settings)
+        client = await connect_worker(settings, traces)
         board = CancelBoard()
         parser = ParsePool.from_settings(settings)
         worker = build_worker(client, settings, job_activities(pool, settings, board, parser))
@@ -118,30 +122,36 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         health_file = settings.worker_health_path
         # The heartbeat block is inside the worker's: on shutdown the probe fails at once,
         # before the (up to graceful-timeout long) wait for in-flight activities.
-        async with worker, heartbeat(health_file, lambda: worker.is_running):
-            log.info(
-                "worker polling task queue %s (health file %s)", settings.task_queue, health_file
-            )
-            reconciler = asyncio.create_task(
-                reconcile_forever(pool, client, settings, default_registry())
-            )
-            listener = asyncio.create_task(cancel_listener(pool, settings, board).run())
-            try:
-                await stop.wait()
-            finally:
-                reconciler.cancel()
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciler
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
-            log.info(
-                "worker shutting down (graceful timeout %ss)",
-                settings.worker_graceful_shutdown_seconds,
-            )
+        docket_port = settings.worker_metrics_port if settings.metrics_enabled else None
+        with metrics_server(docket_port, settings.metrics_host):
+            async with worker, heartbeat(health_file, lambda: worker.is_running):
+                log.info(
+                    "worker polling task queue %s (health file %s)",
+                    settings.task_queue,
+                    health_file,
+                )
+                reconciler = asyncio.create_task(
+                    reconcile_forever(pool, client, settings, default_registry())
+                )
+                listener = asyncio.create_task(cancel_listener(pool, settings, board).run())
+                try:
+                    await stop.wait()
+                finally:
+                    reconciler.cancel()
+                    listener.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reconciler
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await listener
+                log.info(
+                    "worker shutting down (graceful timeout %ss)",
+                    settings.worker_graceful_shutdown_seconds,
+                )
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
         if parser is not None:
             parser.close()
         await pool.close()
+        if traces is not None:
+            traces.shutdown()  # flushes the spans still batched

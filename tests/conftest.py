@@ -36,6 +36,7 @@ from docket.embedded import (
     temporal_test_server_path,
 )
 from docket.worker import build_worker, cancel_listener, job_activities
+from workflows.client import SEARCH_ATTRIBUTES
 
 
 @contextlib.contextmanager
@@ -85,6 +86,7 @@ async def migrated(postgres: str) -> str:
 async def temporal_env(data_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
+        search_attributes=SEARCH_ATTRIBUTES,
         dev_server_extra_args=[
             "--dynamic-config-value",
             "frontend.enableUpdateWorkflowExecution=true",

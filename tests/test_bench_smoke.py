@@ -26,6 +26,7 @@ EXPECTED = {
     "cancel pending job": ["POST cancel (pending job)", "Temporal cancel RPC"],
     "job creation": ["POST parse", "latency of one POST parse"],
     "get job": ["history events", "children", "GET project"],
+    "observability cost": ["GET job, metrics on", "POST parse, metrics on", "tracing"],
     "list jobs": ["filter none, first page", "filter created 1-day range, deep page"],
     "parse throughput": ["PDF corpus through the worker", "Docket engine"],
     "rechunk throughput": ["parse result through the worker"],

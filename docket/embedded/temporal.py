@@ -9,6 +9,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from docket.embedded.process import _Server, find_free_port, temporal_cli_path
+from workflows.client import SEARCH_ATTRIBUTES
 
 
 class TemporalDevServer(_Server):
@@ -51,6 +52,8 @@ class TemporalDevServer(_Server):
         cmd = [temporal_cli_path(), "server", "start-dev", "--ip", "127.0.0.1"]
         cmd += ["--port", str(self.port), "--db-filename", str(self.db_path)]
         cmd += ["--namespace", self.namespace, "--log-level", "warn"]
+        for key in SEARCH_ATTRIBUTES:  # Docket's, registered at start (workflows/client.py)
+            cmd += ["--search-attribute", f"{key.name}=Keyword"]
         # The UI fetches a news feed from the internet; dev boxes may be offline.
         ui = ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
         self._spawn(cmd + (["--headless"] if self.headless else ui), log_file, cwd=self.data_dir)

@@ -23,6 +23,7 @@ from tests.api.test_batch import check_progress, pdf_batch, start_batch, watch
 from tests.api.test_cancel import start_parse
 from tests.documents import make_pdf
 from tests.helpers import create_job, eventually, get_job, upload, wait_status
+from workflows.client import SEARCH_ATTRIBUTES
 from workflows.registry import default_registry
 
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
@@ -154,6 +155,7 @@ async def dev_server(db_file: Path, port: int) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
         dev_server_database_filename=str(db_file),
+        search_attributes=SEARCH_ATTRIBUTES,
         port=port,
         ui=False,
     )
