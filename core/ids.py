@@ -16,4 +16,3 @@ class IdPrefix(StrEnum):
 
 def new_id(prefix: IdPrefix) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
-

@@ -9,6 +9,7 @@ A start by the API also sets Docket's search attributes (`SEARCH_ATTRIBUTES`: re
 UI shows. The reconciler's rare restart of a lost start sets neither (it knows no tenancy).
 """
 
+import logging
 from dataclasses import dataclass
 
 from temporalio.client import Client
@@ -18,10 +19,13 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.enums import JobOperationType
 from core.settings import Settings
-from workflows.registry import Registry
+from workflows.registry import Operation, Registry
+
+log = logging.getLogger(__name__)
 
 # A second start of the same job (a client retry, the reconciler) attaches to the running
 # execution instead of failing or starting a twin.
@@ -69,6 +73,38 @@ async def start_job(
                 SearchAttributePair(OPERATION, operation.value),
             ]
         )
+    summary = visibility.summary if visibility else None
+    try:
+        await _start(client, settings, entry, job_id, attributes, summary)
+    except RPCError as err:
+        if attributes is None or not unregistered_attributes(err):
+            raise
+        # A cluster where `docket temporal setup` has not run yet: the job still starts,
+        # only without the attributes that make it searchable (said once per start).
+        log.warning(
+            "search attributes not registered on Temporal (%s); run `docket temporal "
+            "setup`. Starting job %s without them",
+            err.message,
+            job_id,
+        )
+        await _start(client, settings, entry, job_id, None, summary)
+
+
+def unregistered_attributes(err: RPCError) -> bool:
+    return (
+        err.status == RPCStatusCode.INVALID_ARGUMENT
+        and "search attribute" in str(err.message).lower()
+    )
+
+
+async def _start(
+    client: Client,
+    settings: Settings,
+    entry: Operation,
+    job_id: str,
+    attributes: TypedSearchAttributes | None,
+    summary: str | None,
+) -> None:
     await client.start_workflow(
         entry.run,
         entry.make_input(settings, job_id),
@@ -76,5 +112,5 @@ async def start_job(
         task_queue=settings.task_queue,
         id_conflict_policy=SAME_JOB,
         search_attributes=attributes,
-        static_summary=visibility.summary if visibility else None,
+        static_summary=summary,
     )

@@ -8,15 +8,20 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import httpx
+import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from core.enums import JobOperationType
+from core.settings import Settings
 from docket.embedded import temporal_cli_path
 from tests.helpers import create_job, eventually, upload, wait_status
-from workflows.client import SEARCH_ATTRIBUTES
+from workflows.client import SEARCH_ATTRIBUTES, Visibility, start_job
+from workflows.registry import default_registry
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 CLI_TIMEOUT = 30
@@ -70,11 +75,22 @@ async def test_a_projects_workflows_are_found_by_its_search_attributes(
     assert summary is not None and summary.startswith("parse of file_")
 
 
-async def test_temporal_setup_registers_the_attributes_once() -> None:
+async def test_temporal_setup_registers_the_attributes_once(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     bare = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(), ui=False
     )
     try:
+        # Before setup, a job still starts: without its attributes, with a warning naming
+        # the command to run (an upgraded cluster must not refuse every new job).
+        job_id = f"job_{uuid.uuid4().hex}"
+        visibility = Visibility("proj_x", "acct_x", "parse of file_x")
+        await start_job(
+            bare.client, settings, default_registry(), job_id, JobOperationType.PARSE, visibility
+        )
+        assert (await bare.client.get_workflow_handle(job_id).describe()).id == job_id
+        assert "docket temporal setup" in caplog.text
         address = bare.client.service_client.config.target_host
         env = {**os.environ, "TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": "default"}
         command = [sys.executable, "-m", "docket", "temporal", "setup"]
