@@ -36,6 +36,10 @@ OWNER_FILES = {
 }
 
 
+# Processes of a stopped stack must be gone within this (they exit on their own).
+LEFTOVER_DEADLINE = 5.0
+
+
 def dev_env(data_dir: Path, ports: dict[str, int], **settings: str) -> dict[str, str]:
     """The caller's environment minus anything pointing at external servers or another stack,
     plus `settings` (environment variables)."""
@@ -160,6 +164,13 @@ class DevProcess:
                 if ours or proc.environ().get("DOCKET_DATA_DIR") == str(self.data_dir):
                     found[proc.pid] = cmdline
         return found
+
+    async def assert_nothing_left(self, within: float = LEFTOVER_DEADLINE) -> None:
+        """Every process of the run ends: a grandchild (the parse forkserver) exits once its
+        parent has, a moment after `docket dev` returns, so this polls with a deadline."""
+        await eventually(
+            lambda: asyncio.sleep(0, self.leftovers()), lambda found: not found, within
+        )
 
     async def kill_everything(self) -> None:
         """After a failure: SIGTERM the process group (`docket dev` then stops its servers),

@@ -99,7 +99,7 @@ async def test_a_signal_to_the_process_group_stops_api_and_worker_then_temporal_
         log = dev.log()
         _check_stop_order(log[log_before:])
         assert "Traceback" not in log, log[log_before:]
-        assert not dev.leftovers()
+        await dev.assert_nothing_left()
         assert took < EXIT_WITHIN
 
         # Drained against live servers: the parse in flight at the signal finished and its

@@ -148,4 +148,4 @@ async def test_past_its_restart_limit_the_stack_stops_in_order_and_exits_non_zer
         log = dev.log()[log_before:]
         assert "Temporal dev server died (exit code -9); giving up after 0 restart" in log, log
         assert log.index("stopping the API and the worker") < log.index("stopping Postgres")
-        assert not dev.leftovers()
+        await dev.assert_nothing_left()
