@@ -37,6 +37,18 @@ def _storable(value: Any, where: str) -> None:
             _storable(item, f"{where}[{index}]")
 
 
+# Repeated ids named in a 422, at most this many (the rest are counted, not listed).
+SHOWN_DUPLICATES = 10
+
+
+def unique_ids(ids: list[str], field: str) -> list[str]:
+    """`ids` unchanged, or a ValueError naming the repeated ones (a 422 on `field`)."""
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if repeated:
+        raise ValueError(f"duplicate {field}: {', '.join(repeated[:SHOWN_DUPLICATES])}")
+    return ids
+
+
 class RequestModel(BaseModel):
     """Base of every request body: unknown fields are errors, text must be storable."""
 
@@ -160,10 +172,7 @@ class BatchParseRequest(RequestModel):
     @field_validator("source_document_ids")
     @classmethod
     def unique(cls, ids: list[str]) -> list[str]:
-        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
-        if repeated:
-            raise ValueError(f"duplicate source_document_ids: {', '.join(repeated[:10])}")
-        return ids
+        return unique_ids(ids, "source_document_ids")
 
 
 class RechunkRequest(RequestModel):

@@ -1,12 +1,11 @@
 """Wire models of the vector-store endpoints (dex-api.md § Vector stores)."""
 
-from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.schemas import Block, RequestModel
+from api.schemas import Block, RequestModel, unique_ids
 
 # Vector stores (dex-api.md § Vector stores).
 MAX_STORE_RESULTS = 10_000
@@ -53,10 +52,7 @@ class AddVectorStoreFilesRequest(RequestModel):
     @field_validator("parse_result_ids")
     @classmethod
     def unique(cls, ids: list[str]) -> list[str]:
-        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
-        if repeated:
-            raise ValueError(f"duplicate parse_result_ids: {', '.join(repeated[:10])}")
-        return ids
+        return unique_ids(ids, "parse_result_ids")
 
 
 class SearchFilters(RequestModel):
