@@ -9,21 +9,37 @@
 The same for every operation of the kernel: a job's children are cancelled with it.
 """
 
+import asyncio
+import logging
+
 from fastapi import BackgroundTasks, HTTPException, Response, status
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from api.auth import Caller, admit
 from api.responses import raw_json
-from api.workflow_start import WorkflowState, cancel_quietly, request_cancel, workflow_state
+from api.workflow_start import (
+    TemporalUnavailable,
+    WorkflowState,
+    cancel_quietly,
+    request_cancel,
+    workflow_state,
+)
 from core.enums import JobStatus
 from core.metrics import docket_metrics
 from db import jobs
 from db.pool import Conn
 from db.transitions import Transition, record_cancel_requested, transition
 
+log = logging.getLogger(__name__)
+
 # A job changes state at most twice (pending → running → terminal), so the loop that
 # re-reads after a lost compare-and-set settles within three rounds.
 MAX_ROUNDS = 3
+# While Temporal's cancel RPC is in flight, how often the job's row is re-read: the worker
+# usually settles `cancelled` (through NOTIFY) before Temporal answers, and then the 202
+# need not wait for Temporal. A few ms: one indexed read each, only during that window.
+SETTLED_POLL_SECONDS = 0.003
 
 
 PENDING_ONLY = frozenset({JobStatus.PENDING})
@@ -73,8 +89,12 @@ async def cancel_job(
             # The event is written only while the job is running: if it finished since we
             # read it, nothing is recorded and the re-read below answers for its new state.
             if await _request_recorded(pool, job_id, reason):
-                workflow = await request_cancel(temporal, job_id, reason)
-                if workflow is WorkflowState.MISSING:
+                workflow = await _cancel_racing_the_worker(
+                    pool, temporal, background, job_id, reason
+                )
+                if workflow is None:
+                    pass  # the worker has already settled it `cancelled`
+                elif workflow is WorkflowState.MISSING:
                     await settle_unfinishable(pool, job_id, reason, NO_WORKFLOW)
                 else:
                     # Temporal accepts a cancel for a closed workflow too: whether it still
@@ -91,6 +111,47 @@ async def cancel_job(
         assert refreshed is not None  # jobs are never deleted
         current = refreshed
     raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} kept changing; retry")
+
+
+async def _cancel_racing_the_worker(
+    pool: Conn, temporal: Client, background: BackgroundTasks, job_id: str, reason: str | None
+) -> WorkflowState | None:
+    """Temporal's cancel, raced against the worker settling the job through Postgres.
+
+    The cancel mark is committed (and NOTIFYed) before this runs, so the worker holding the
+    job is already stopping it. None: the row reached a terminal state before Temporal
+    answered, so the 202's promise already holds and the RPC finishes after the answer.
+    Otherwise Temporal's answer: it raises while Temporal is down (a 503, as before), when
+    nothing else has settled the job either.
+    """
+    rpc = asyncio.ensure_future(request_cancel(temporal, job_id, reason))
+    watcher = asyncio.ensure_future(_settled(pool, job_id))
+    try:
+        await asyncio.wait({rpc, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if rpc.done():
+        return rpc.result()
+    background.add_task(_finish_cancel_rpc, rpc, job_id)
+    return None
+
+
+async def _settled(pool: Conn, job_id: str) -> None:
+    """Returns once the job's row is terminal (polled while Temporal's RPC is in flight)."""
+    while True:
+        current = await jobs.status_unscoped(pool, job_id)
+        if current is not None and current.is_terminal:
+            return
+        await asyncio.sleep(SETTLED_POLL_SECONDS)
+
+
+async def _finish_cancel_rpc(rpc: "asyncio.Future[WorkflowState]", job_id: str) -> None:
+    """The job is settled already: Temporal's cancel only ends its workflow sooner (the
+    workflow also ends by itself, seeing the job cancelled), so a failure is only logged."""
+    try:
+        await rpc
+    except (RPCError, TemporalUnavailable) as err:
+        log.warning("could not cancel workflow of cancelled job %s: %s", job_id, err)
 
 
 async def _request_recorded(pool: Conn, job_id: str, reason: str | None) -> bool:
