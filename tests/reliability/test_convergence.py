@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -95,6 +96,7 @@ async def test_a_terminated_workflow_fails_its_job_with_the_cause(
     assert done["error"] == "the job's workflow was terminated"
 
 
+@pytest.mark.slow  # restarts Temporal: ~40 s
 async def test_a_batch_converges_after_temporal_loses_its_database(
     api: httpx.AsyncClient,
     headers: dict[str, str],

@@ -113,7 +113,12 @@ async def deploy(
 
 
 # A hangup (a closed terminal, an ssh session dropped) drains like a deploy's SIGTERM.
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda sig: sig.name)
+# SIGHUP drains exactly like SIGTERM (one handler): only SIGTERM runs in the default suite.
+@pytest.mark.parametrize(
+    "sig",
+    [signal.SIGTERM, pytest.param(signal.SIGHUP, marks=pytest.mark.slow)],
+    ids=lambda sig: sig.name,
+)
 async def test_sigterm_lets_an_in_flight_parse_finish_within_the_grace(
     deploy: Deploy, short_pdf: bytes, sig: signal.Signals
 ) -> None:
@@ -135,6 +140,7 @@ async def test_sigterm_lets_an_in_flight_parse_finish_within_the_grace(
     await new.terminate(within=LONG_GRACE + EXIT_MARGIN_SECONDS)
 
 
+@pytest.mark.slow  # two worker processes in turn: ~25 s
 async def test_sigterm_hands_a_parse_longer_than_the_grace_to_the_next_worker(
     deploy: Deploy, long_pdf: bytes
 ) -> None:

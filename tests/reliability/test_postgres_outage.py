@@ -155,6 +155,7 @@ async def parse_attempt(client: Client, job_id: str) -> int:
     )
 
 
+@pytest.mark.slow  # stops and restarts Postgres: ~30 s
 async def test_outage_answers_503_fast_and_the_running_job_resumes(
     stack: Stack, client: Client
 ) -> None:

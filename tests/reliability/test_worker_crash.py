@@ -39,6 +39,7 @@ def medium_pdf() -> bytes:
     return make_pdf(pages=PAGES, lines_per_page=30)
 
 
+@pytest.mark.slow  # kills and restarts worker processes: ~35 s
 async def test_jobs_survive_a_worker_killed_mid_parse_exactly_once(
     settings: Settings,
     pool: asyncpg.Pool,
