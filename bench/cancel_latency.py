@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import timedelta
 
+import asyncpg
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
@@ -28,6 +29,7 @@ from bench.phases import anomaly, medians, phases
 from bench.sizes import Sizes
 from bench.stack import sibling_stack
 from bench.stats import Row, Summary, within
+from db.notify import terminate_listeners
 from docket.devstack import DevStack
 from tests.documents import make_pdf
 from tests.factories import insert_parse_result
@@ -41,6 +43,10 @@ TARGET_RATIO = 0.3
 RAW_THROTTLE_MS = 100
 # A cancel takes well under a second; a job still running after this ignored it.
 SETTLE_DEADLINE = 30.0
+# With every LISTEN connection cut just before the cancel, the worker catches up when its
+# listener reconnects (after a 1 s pause) and re-reads the marks: the issue's target.
+DROPPED_TARGET_P50_MS = 1500.0
+DROPPED_RUNS = 5
 
 
 @functools.cache
@@ -84,6 +90,8 @@ class Runs:
         self.raw_queue = raw_queue
         self.ours: list[float] = []
         self.chunk: list[float] = []  # the same for a running rechunk (a `chunk` job)
+        self.dropped: list[float] = []  # a parse, with the workers' LISTEN connections cut
+        self.conn: asyncpg.Connection | None = None  # cuts them
         self.raw: list[float] = []
         self.ours_hb: list[float] = []
         self.raw_hb: list[float] = []
@@ -91,15 +99,19 @@ class Runs:
         self.ours_phases: list[dict[str, float]] = []
         self.raw_phases: list[dict[str, float]] = []
 
-    async def docket(self, sample: float, job_id: str | None = None) -> None:
-        """Cancel a running parse (or the running job `job_id`, timed into `chunk`)."""
-        timed = self.ours if job_id is None else self.chunk
+    async def docket(self, sample: float, job_id: str | None = None, cut: bool = False) -> None:
+        """Cancel a running parse (or the running job `job_id`, timed into `chunk`; or a
+        parse with every LISTEN connection `cut` just before, timed into `dropped`)."""
+        timed = self.dropped if cut else self.ours if job_id is None else self.chunk
         job_id = job_id or await self.api.parse(self.project, self.file_id)
         url = f"/v1/projects/{self.project}/jobs/{job_id}"
         handle = self.client.get_workflow_handle(job_id)
         await heartbeating(handle)
         if sample:
             self.ours_hb.append(await heartbeat_rate(handle, sample))
+        if cut:
+            assert self.conn is not None
+            await terminate_listeners(self.conn)
         began, wall = time.perf_counter(), time.time()
         answer = await self.api.call("POST", f"{url}/cancel")
         if answer.status_code != 202:  # the job was no longer running: nothing to time
@@ -154,6 +166,11 @@ async def measure(stack: DevStack, raw_throttle_ms: int, sizes: Sizes) -> Runs:
             await runs.bare(sample)
             job = await api.json("POST", rechunk, json={"chunking_options": {"chunk_size": 64}})
             await runs.docket(0.0, job["id"])
+        async with sql(stack) as conn:
+            runs.conn = conn
+            for _ in range(min(DROPPED_RUNS, sizes.cancel_runs)):
+                await runs.docket(0.0, cut=True)
+            runs.conn = None
         # Warm-up rounds (first workflow of each kind, cold caches) are left out.
         runs.ours, runs.raw = runs.ours[sizes.warmup :], runs.raw[sizes.warmup :]
         runs.chunk = runs.chunk[sizes.warmup :]
@@ -178,7 +195,15 @@ def rows_for(throttle_ms: int, runs: Runs, default: bool) -> list[Row]:
         Summary.latency(runs.chunk),
         Summary.latency(runs.raw),
     )
+    dropped = Row(
+        BENCH,
+        f"POST cancel → cancelled in GET, LISTEN connections cut just before ({label})",
+        Summary.latency(runs.dropped),
+        None,
+    )
     if default:
+        dropped.target = f"p50 ≤ {DROPPED_TARGET_P50_MS:.0f} ms"
+        dropped.met = within(dropped, DROPPED_TARGET_P50_MS, None)
         for row in (latency, chunk):
             row.target = f"p50 ≤ {TARGET_P50_MS:.0f} ms; ≤ {TARGET_RATIO}x raw"
             row.met = within(row, TARGET_P50_MS, TARGET_RATIO)
@@ -197,7 +222,7 @@ def rows_for(throttle_ms: int, runs: Runs, default: bool) -> list[Row]:
     }
     if runs.anomalies:
         latency.extra["cancels_not_honoured"] = runs.anomalies
-    return [latency, chunk, *rates]
+    return [latency, chunk, *rates] + ([dropped] if runs.dropped else [])
 
 
 def run(stack: DevStack, sizes: Sizes) -> list[Row]:

@@ -28,6 +28,20 @@ class Channel(StrEnum):
 
 Handler = Callable[[str], object]
 
+# The application_name of every listener connection: operators see them in
+# pg_stat_activity, and fault drills (bench, tests) can cut them all.
+LISTENER_APPLICATION = "docket-listener"
+TERMINATE_LISTENERS = """
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE application_name = $1 AND pid <> pg_backend_pid()
+"""
+
+
+async def terminate_listeners(conn: asyncpg.Connection) -> int:
+    """Cut every listener connection, as a network fault would; how many were cut."""
+    cut: int = await conn.fetchval(TERMINATE_LISTENERS, LISTENER_APPLICATION)
+    return cut
+
 
 class Listener:
     """One LISTEN connection for `handlers` (channel → handler of a payload), re-opened when
@@ -62,7 +76,9 @@ class Listener:
             await asyncio.sleep(self.retry_seconds)
 
     async def _listen_once(self) -> None:
-        conn = await asyncpg.connect(self.dsn)
+        conn = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": LISTENER_APPLICATION}
+        )
         self._conn = conn
         closed = asyncio.Event()
         conn.add_termination_listener(lambda _: closed.set())
