@@ -20,7 +20,7 @@ from activities.results import document_failure, storage_failure, store_result
 from core.contracts import JobRef, ResultOutcome
 from core.enums import FileStatus, JobStatus
 from core.ids import IdPrefix, new_id
-from core.params import ChunkingOptions, ParseParameters
+from core.params import DEFAULT_OCR_MODE, ChunkingOptions, ParseParameters
 from core.storage import BlobMissing, Storage, StorageUnavailable
 from db import results
 
@@ -71,7 +71,11 @@ class ParseActivities:
         async with heartbeating(self.heartbeat_every):
             try:
                 async with threaded_parse(
-                    path, item.mime_type, lambda: chunking_of(item.parameters), self.parser
+                    path,
+                    item.mime_type,
+                    lambda: chunking_of(item.parameters),
+                    self.parser,
+                    ocr_mode=ocr_of(item.parameters),
                 ) as parse:
                     parsed = await watched(self.board, ref.job_id, parse.run())
             except ParseError as err:
@@ -95,6 +99,15 @@ class ParseActivities:
 
     def all(self) -> list[Any]:
         return [self.parse_document]
+
+
+def ocr_of(parameters: dict[str, Any]) -> str:
+    """The job's `advanced_options.ocr`; a row that does not validate fails later, in
+    `chunking_of`, with the reason."""
+    try:
+        return ParseParameters.model_validate(parameters).ocr_mode
+    except ValidationError:
+        return DEFAULT_OCR_MODE
 
 
 def chunking_of(parameters: dict[str, Any]) -> ChunkingOptions:

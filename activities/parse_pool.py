@@ -10,6 +10,7 @@ error, fragmented heaps, a limit half reached) carries from one document to the 
 killing one never disturbs another. The processes come from a forkserver that imported the
 engine once, so starting one costs milliseconds. At most `slots` run at once; documents
 wait their turn in arrival order, so a tiny job runs beside a huge one on another slot.
+A process about to OCR also waits for one of `ocr_concurrency` places (parsing/ocr_gate.py).
 
 Why not a library pool: concurrent.futures cannot stop one task; pebble can, but only by
 SIGTERM then SIGKILL seconds later, without per-task pids (for RSS/CPU accounting) or a
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import functools
 import logging
 import multiprocessing
@@ -28,15 +30,16 @@ import multiprocessing.forkserver
 import resource
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from activities.parse_run import DocumentParse, Parsed
-from activities.parsing import ChunkingOptions, ParseError
+from activities.parsing import ChunkingOptions, ParseError, ocr_gate
 from activities.parsing.limits import MIB, LimitExceeded, ParseLimits
+from activities.parsing.types import OcrOptions
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class PoolConfig:
     wall_seconds: float
     cancel_grace_seconds: float
     limits: ParseLimits = field(default_factory=ParseLimits)
+    ocr_concurrency: int = 1  # documents being OCR'd at once (DOCKET_OCR_CONCURRENCY)
+    ocr_render_dpi: int = OcrOptions.render_dpi
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PoolConfig:
@@ -81,7 +86,10 @@ class PoolConfig:
                 max_depth=settings.max_depth,
                 max_docx_part_bytes=settings.max_docx_part_mb * MIB,
                 max_compression_ratio=settings.max_compression_ratio,
+                max_image_pixels=settings.max_image_pixels,
             ),
+            ocr_concurrency=settings.ocr_concurrency,
+            ocr_render_dpi=settings.ocr_render_dpi,
         )
 
 
@@ -99,19 +107,24 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _KIB
 
 
-def _child(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int) -> None:
+def _child(
+    conn: Connection, gate: Connection, flag: Any, job: tuple[Any, ...], memory: int
+) -> None:
     """The parse process: parse one document, report progress and the outcome, exit.
     A parent that stopped listening (a cancel, a timeout) closed the pipe: nothing to say."""
-    with contextlib.suppress(BrokenPipeError):
-        _parse_and_report(conn, flag, job, memory_bytes)
+    with contextlib.suppress(BrokenPipeError, EOFError):
+        _parse_and_report(conn, gate, flag, job, memory)
 
 
-def _parse_and_report(conn: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int) -> None:
-    path, mime_type, options, limits = job
+def _parse_and_report(
+    conn: Connection, gate: Connection, flag: Any, job: tuple[Any, ...], memory_bytes: int
+) -> None:
+    path, mime_type, options, limits, ocr = job
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
         opts = functools.partial(_given, options)
-        parse = DocumentParse(path, mime_type, opts, limits, cancelled=lambda: bool(flag.value))
+        ocr = dataclasses.replace(ocr, gate=functools.partial(ocr_gate.ask, conn, gate))
+        parse = DocumentParse(path, mime_type, opts, limits, lambda: bool(flag.value), ocr)
         while (parsed := parse.step()) is None:
             if parse.stopped:
                 conn.send(("cancelled", _peak_rss()))
@@ -147,6 +160,7 @@ class ParsePool:
         # that the first document should not wait for.
         threading.Thread(target=multiprocessing.forkserver.ensure_running, daemon=True).start()
         self._slots: asyncio.Semaphore | None = None  # made in the event loop that uses it
+        self._ocr: ocr_gate.OcrPlaces | None = None  # the same
         self.last_peak_rss_bytes = 0  # of the last finished parse process (tests, bench)
 
     def close(self) -> None:
@@ -174,10 +188,12 @@ class ParsePool:
         options: Callable[[], ChunkingOptions],
         on_pages: Callable[[int], None] = lambda pages: None,
         on_start: Callable[[int], None] = lambda pid: None,
+        ocr_mode: str = "auto",
     ) -> Parsed:
-        """Parse in a subprocess once a slot is free. Raises ParseError (LimitExceeded for a
-        limit, memory and wall time included), ValueError/TypeError for bad options,
-        ParseCrashed when the process dies; a cancel stops (or kills) the process."""
+        """Parse in a subprocess once a slot is free (its OCR once an OCR place is). Raises
+        ParseError (LimitExceeded for a limit, memory and wall time included), ValueError/
+        TypeError for bad options, ParseCrashed when the process dies; a cancel stops (or
+        kills) the process."""
         rejected: Exception | None = None
         try:
             given: ChunkingOptions | None = options()
@@ -185,20 +201,24 @@ class ParsePool:
             # but only once the document was read, as in-process: a document that cannot
             # be read fails for that first.
             given, rejected = None, exc
-        if self._slots is None:
+        if self._slots is None or self._ocr is None:
             self._slots = asyncio.Semaphore(self.config.slots)
+            self._ocr = ocr_gate.OcrPlaces(self.config.ocr_concurrency)
         async with self._slots:
             receive, send = self._context.Pipe(duplex=False)
+            gate_receive, gate = self._context.Pipe(duplex=False)
             flag = self._context.RawValue(ctypes.c_bool, False)
-            job = (Path(path), mime_type, given, self.config.limits)
-            process = self._context.Process(
-                target=_child, args=(send, flag, job, self.config.memory_bytes), daemon=True
-            )
+            ocr = OcrOptions(mode=ocr_mode, render_dpi=self.config.ocr_render_dpi)
+            job = (Path(path), mime_type, given, self.config.limits, ocr)
+            args = (send, gate_receive, flag, job, self.config.memory_bytes)
+            process = self._context.Process(target=_child, args=args, daemon=True)
             await asyncio.to_thread(process.start)
-            send.close()  # the child holds its own end; EOF here means it is gone
+            send.close()  # the child holds its own ends; EOF here means it is gone
+            gate_receive.close()
             on_start(process.pid or 0)
             try:
-                return await self._outcome(process, receive, on_pages)
+                async with self._ocr.for_document(gate) as grant:
+                    return await self._outcome(process, receive, on_pages, grant)
             except _OptionsRejected:
                 assert rejected is not None
                 raise rejected from None
@@ -212,10 +232,15 @@ class ParsePool:
                     process.kill()
                 await asyncio.to_thread(process.join)
                 receive.close()
+                gate.close()
                 process.close()
 
     async def _outcome(
-        self, process: Any, receive: Connection, on_pages: Callable[[int], None]
+        self,
+        process: Any,
+        receive: Connection,
+        on_pages: Callable[[int], None],
+        grant: Callable[[], Awaitable[None]],
     ) -> Parsed:
         deadline = time.monotonic() + self.config.wall_seconds
         peak = rss = 0  # sampled, for a process that dies without reporting them
@@ -241,6 +266,11 @@ class ParsePool:
                     f"the parse process crashed (exit code {process.exitcode})"
                 ) from None
             kind = message[0]
+            if kind == ocr_gate.ASK:  # time spent waiting for an OCR place is not parse time
+                waited = time.monotonic()
+                await grant()
+                deadline += time.monotonic() - waited
+                continue
             if kind == "pages":
                 on_pages(message[1])
                 continue

@@ -39,6 +39,8 @@ from activities.parsing import (
     page_to_dict,
 )
 from activities.parsing.limits import Checkpoint, ParseCancelled, ParseLimits
+from activities.parsing.types import OcrOptions
+from core.metrics import docket_metrics
 
 if TYPE_CHECKING:  # parse_pool imports this module to run DocumentParse in its processes
     from activities.parse_pool import ParsePool
@@ -59,6 +61,7 @@ class Parsed(NamedTuple):
     chunks_json: str  # json.dumps(chunks), made on the parse thread too: it is CPU work
     pages_json: str  # the pages, stored so that the result can be rechunked
     peak_rss_bytes: int = 0  # of the parse process, when parsed in one (0: unknown)
+    ocr_pages: int = 0  # pages whose text was recognised from their image
 
 
 class DocumentParse:
@@ -76,13 +79,14 @@ class DocumentParse:
         options: Callable[[], ChunkingOptions],
         limits: ParseLimits | None = None,
         cancelled: Callable[[], bool] | None = None,
+        ocr: OcrOptions | None = None,
     ) -> None:
         self._cancelled = threading.Event()
         self._limits = limits or ParseLimits()
         self._stop = self._cancelled.is_set if cancelled is None else cancelled
-        checkpoint = Checkpoint(self._limits, self._stop)
+        self._checkpoint = Checkpoint(self._limits, self._stop, ocr)
         # Raises ParseError for an unsupported type here, before any thread is involved.
-        self._generator: Generator[Page, None, None] = iter_pages(path, mime_type, checkpoint)
+        self._generator: Generator[Page, None, None] = iter_pages(path, mime_type, self._checkpoint)
         self._options = options
         self.stopped = False  # set once the parse stopped on a cancel
         self.pages: list[Page] = []
@@ -117,8 +121,9 @@ class DocumentParse:
         found = chunk_pages(self.pages, self._options(), stop=self._stop)
         chunks = [chunk_to_dict(c) for c in found]
         Checkpoint(self._limits).check("max_chunks", len(chunks), "chunks")
-        pages = json.dumps([page_to_dict(p) for p in self.pages])
-        return Parsed(len(self.pages), chunks, json.dumps(chunks), pages)
+        pages = json.dumps([{**page_to_dict(p), "text_source": p.text_source} for p in self.pages])
+        ocr_pages = self._checkpoint.ocr_pages
+        return Parsed(len(self.pages), chunks, json.dumps(chunks), pages, ocr_pages=ocr_pages)
 
     async def run(self) -> Parsed:
         """Parse and chunk on the parse thread, heartbeating the pages read after each turn.
@@ -126,22 +131,38 @@ class DocumentParse:
         loop = asyncio.get_running_loop()
         while (parsed := await loop.run_in_executor(_PARSE_THREAD, self.step)) is None:
             activity.heartbeat(len(self.pages))
-        return parsed
+        return _counted(parsed)
+
+
+def _counted(parsed: Parsed) -> Parsed:
+    docket_metrics().ocr_pages.inc(parsed.ocr_pages)
+    return parsed
 
 
 class _PooledParse:
     """The same `run()` as DocumentParse, done by a ParsePool in a subprocess."""
 
     def __init__(
-        self, pool: ParsePool, path: Path, mime_type: str, options: Callable[[], ChunkingOptions]
+        self,
+        pool: ParsePool,
+        path: Path,
+        mime_type: str,
+        options: Callable[[], ChunkingOptions],
+        ocr_mode: str,
     ) -> None:
         iter_pages(path, mime_type).close()  # an unsupported type fails here, as in-process
         self._pool, self._path, self._mime_type, self._options = pool, path, mime_type, options
+        self._ocr_mode = ocr_mode
 
     async def run(self) -> Parsed:
-        return await self._pool.parse(
-            self._path, self._mime_type, self._options, on_pages=activity.heartbeat
+        parsed = await self._pool.parse(
+            self._path,
+            self._mime_type,
+            self._options,
+            on_pages=activity.heartbeat,
+            ocr_mode=self._ocr_mode,
         )
+        return _counted(parsed)
 
 
 @contextlib.asynccontextmanager
@@ -150,16 +171,18 @@ async def threaded_parse(
     mime_type: str,
     options: Callable[[], ChunkingOptions],
     pool: ParsePool | None = None,
+    ocr_mode: str = "auto",
 ) -> AsyncIterator[DocumentParse | _PooledParse]:
     """A parse that is stopped and released however the block ends: in a subprocess of
     `pool` (the service), else on this process's parse thread (library use, tests).
+    `ocr_mode` is the job's `advanced_options.ocr`.
 
     Raises ParseError for an unsupported type at entry.
     """
     if pool is not None:
-        yield _PooledParse(pool, path, mime_type, options)
+        yield _PooledParse(pool, path, mime_type, options, ocr_mode)
         return
-    parse = DocumentParse(path, mime_type, options)
+    parse = DocumentParse(path, mime_type, options, ocr=OcrOptions(mode=ocr_mode))
     try:
         yield parse
     finally:

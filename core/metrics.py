@@ -104,6 +104,10 @@ class DocketMetrics:
             "Time this worker spent parsing the results it stored, by operation.",
             "operation",
         )
+        self.ocr_pages = counter(
+            "docket_parse_ocr_pages",
+            "Pages whose text this worker's parses recognised from their image (OCR).",
+        )
 
     def result_stored(self, timing: JobTiming | None, pages: int, parse_ms: int) -> None:
         if timing is not None:

@@ -10,10 +10,16 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 HTML_MIME = "text/html"
 TEXT_MIME = "text/plain"
 MARKDOWN_MIME = "text/markdown"
+PNG_MIME = "image/png"
+JPEG_MIME = "image/jpeg"
+TIFF_MIME = "image/tiff"
+WEBP_MIME = "image/webp"
 UNKNOWN_MIME = "application/octet-stream"
 
+# Images are always OCR'd (activities/parsing/image_reader.py), one page per frame.
+IMAGE_MIME_TYPES: frozenset[str] = frozenset({PNG_MIME, JPEG_MIME, TIFF_MIME, WEBP_MIME})
 SUPPORTED_MIME_TYPES: frozenset[str] = frozenset(
-    {PDF_MIME, DOCX_MIME, HTML_MIME, TEXT_MIME, MARKDOWN_MIME}
+    {PDF_MIME, DOCX_MIME, HTML_MIME, TEXT_MIME, MARKDOWN_MIME, *IMAGE_MIME_TYPES}
 )
 
 _EXTENSIONS: dict[str, str] = {
@@ -24,6 +30,12 @@ _EXTENSIONS: dict[str, str] = {
     "txt": TEXT_MIME,
     "md": MARKDOWN_MIME,
     "markdown": MARKDOWN_MIME,
+    "png": PNG_MIME,
+    "jpg": JPEG_MIME,
+    "jpeg": JPEG_MIME,
+    "tif": TIFF_MIME,
+    "tiff": TIFF_MIME,
+    "webp": WEBP_MIME,
 }
 
 # Clients send a few non-canonical spellings; mapping them here keeps the engine's dispatch
@@ -31,10 +43,23 @@ _EXTENSIONS: dict[str, str] = {
 _ALIASES: dict[str, str] = {
     "text/x-markdown": MARKDOWN_MIME,
     "application/xhtml+xml": HTML_MIME,
+    "image/jpg": JPEG_MIME,
+    "image/pjpeg": JPEG_MIME,
+    "image/tif": TIFF_MIME,
 }
 
 _SNIFF_WINDOW = 1024
 _ZIP_MAGIC = b"PK\x03\x04"
+# The image signatures the engine reads. Any other format (GIF, BMP, HEIC, ...) is unknown,
+# so a parse of it is refused with a 422 at creation.
+_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", PNG_MIME),
+    (b"\xff\xd8\xff", JPEG_MIME),
+    (b"II*\x00", TIFF_MIME),
+    (b"MM\x00*", TIFF_MIME),
+)
+_RIFF, _WEBP_TAG, _WEBP_TAG_AT = b"RIFF", b"WEBP", 8  # RIFF <size:4> WEBP
+_IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "webp"})
 
 
 def normalize_mime_type(mime_type: str) -> str:
@@ -62,6 +87,19 @@ def _looks_like_html(head: bytes) -> bool:
     )
 
 
+def _image_type(head: bytes, ext: str) -> str | None:
+    """The image type named by the magic bytes; UNKNOWN for a file named like an image
+    without the signature of one the engine reads; None for anything else."""
+    for magic, mime_type in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return mime_type
+    if head.startswith(_RIFF) and head[_WEBP_TAG_AT : _WEBP_TAG_AT + len(_WEBP_TAG)] == _WEBP_TAG:
+        return WEBP_MIME
+    if ext in _IMAGE_EXTENSIONS:
+        return UNKNOWN_MIME
+    return None
+
+
 def detect_mime_type(filename: str, head: bytes) -> str:
     """Mime type from the first bytes of the file and its name.
 
@@ -81,6 +119,9 @@ def detect_mime_type(filename: str, head: bytes) -> str:
             if b"word/" in head or ext == "docx":
                 return DOCX_MIME
             return UNKNOWN_MIME
+        image = _image_type(head, ext)
+        if image is not None:
+            return image
         if _looks_like_html(head):
             return HTML_MIME
         return _EXTENSIONS.get(ext, UNKNOWN_MIME)

@@ -17,6 +17,11 @@ ChunkingStrategy = Literal["token_size", "recursive", "by_page", "by_section"]
 EncodingName = Literal["cl100k_base", "o200k_base", "voyage3_base"]
 MIN_CHUNK_SIZE = 1
 MAX_CHUNK_SIZE = 8192
+# `advanced_options.ocr`: auto = OCR the PDF pages without a real text layer (README, "OCR"),
+# force = every page, off = never. Images are always OCR'd.
+OcrMode = Literal["auto", "force", "off"]
+OCR_MODES: tuple[OcrMode, ...] = ("auto", "force", "off")
+DEFAULT_OCR_MODE: OcrMode = "auto"
 
 
 class Parameters(BaseModel):
@@ -67,6 +72,19 @@ class ParseParameters(Parameters):
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; available engines: {', '.join(ENGINES)}")
         return engine
+
+    @field_validator("advanced_options")
+    @classmethod
+    def known_ocr_mode(cls, options: dict[str, Any]) -> dict[str, Any]:
+        mode = options.get("ocr", DEFAULT_OCR_MODE)
+        if mode not in OCR_MODES:
+            raise ValueError(f"advanced_options.ocr must be one of {', '.join(OCR_MODES)}")
+        return options
+
+    @property
+    def ocr_mode(self) -> OcrMode:
+        mode: OcrMode = self.advanced_options.get("ocr", DEFAULT_OCR_MODE)
+        return mode
 
 
 class RechunkParameters(Parameters):

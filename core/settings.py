@@ -205,6 +205,17 @@ class Settings(BaseSettings):
     max_docx_part_mb: int = Field(default=128, ge=1)
     max_compression_ratio: int = Field(default=500, ge=2)
 
+    # --- OCR (README, "OCR"). Documents OCR'd at once per worker: each OCR runs the model
+    # on one core (its onnxruntime threads are pinned to 1), so cores keeps the machine busy
+    # while text-layer parses still get parse slots of their own.
+    ocr_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Pixels of one page image (an uploaded frame, read from its header before decoding; a
+    # PDF page is rendered smaller instead). 64 MP is an A1 sheet at 200 dpi and decodes to
+    # 192 MB of RGB: far under the parse memory limit, where a 50,000 x 50,000 bomb is 7.5 GB.
+    max_image_pixels: int = Field(default=64_000_000, ge=1_000_000)
+    # Resolution PDF pages are rendered at for OCR (bench/ocr.py measures CER against it).
+    ocr_render_dpi: int = Field(default=200, ge=72, le=600)
+
 
 def get_settings(**overrides: object) -> Settings:
     """Build settings from the environment; keyword overrides win (used by the CLI and tests)."""

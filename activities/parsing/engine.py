@@ -15,6 +15,7 @@ from pathlib import Path
 from .detect import (
     DOCX_MIME,
     HTML_MIME,
+    IMAGE_MIME_TYPES,
     MARKDOWN_MIME,
     PDF_MIME,
     SUPPORTED_MIME_TYPES,
@@ -23,6 +24,7 @@ from .detect import (
 )
 from .docx_reader import iter_docx_pages
 from .html_reader import iter_html_pages
+from .image_reader import iter_image_pages
 from .limits import Checkpoint
 from .pdf_reader import iter_pdf_pages
 from .text_reader import iter_markdown_pages, iter_text_pages
@@ -36,15 +38,19 @@ _READERS: dict[str, Callable[[Path, Checkpoint], Iterator[Page]]] = {
     HTML_MIME: iter_html_pages,
     TEXT_MIME: iter_text_pages,
     MARKDOWN_MIME: iter_markdown_pages,
+    **dict.fromkeys(IMAGE_MIME_TYPES, iter_image_pages),
 }
+# Readers that yield whole pages (merging them would read one page ahead).
+_WHOLE_PAGES = frozenset({PDF_MIME, *IMAGE_MIME_TYPES})
 
 NO_TEXT_MESSAGE = "The document contains no extractable text."
-# Said only of PDFs none of whose pages has a text layer (nor any form field value).
+# Said only of PDFs none of whose pages has a text layer (nor any form field value) or any
+# text that OCR found (advanced_options.ocr: off skips OCR altogether).
 NEEDS_OCR_MESSAGE = (
-    "The PDF contains no extractable text: none of its {pages} page(s) has a text layer. "
-    "If it is a scanned document or an image, it needs OCR, which the docket engine does "
-    "not provide."
+    "The PDF contains no extractable text: none of its {pages} page(s) has a text layer, "
+    "and OCR found no text on them (advanced_options.ocr is {mode!r})."
 )
+NO_IMAGE_TEXT_MESSAGE = "OCR found no text in the image."
 
 
 def _without_nul(page: Page) -> Page:
@@ -76,7 +82,16 @@ def _counted(pages: Iterator[Page], checkpoint: Checkpoint) -> Generator[Page, N
             close()
 
 
-def _require_text(pages: Generator[Page, None, None], is_pdf: bool) -> Generator[Page, None, None]:
+def _no_text(mime_type: str, pages: int, ocr_mode: str) -> str:
+    kind = normalize_mime_type(mime_type)
+    if kind == PDF_MIME:
+        return NEEDS_OCR_MESSAGE.format(pages=pages, mode=ocr_mode)
+    return NO_IMAGE_TEXT_MESSAGE if kind in IMAGE_MIME_TYPES else NO_TEXT_MESSAGE
+
+
+def _require_text(
+    pages: Generator[Page, None, None], mime_type: str, ocr_mode: str
+) -> Generator[Page, None, None]:
     """Fail at the end if no page had any text.
 
     Checking at the end keeps the single pass: pages are never read twice, and a document
@@ -92,9 +107,7 @@ def _require_text(pages: Generator[Page, None, None], is_pdf: bool) -> Generator
     finally:
         pages.close()
     if not found_text:
-        raise ParseError(
-            NEEDS_OCR_MESSAGE.format(pages=len(numbers)) if is_pdf else NO_TEXT_MESSAGE
-        )
+        raise ParseError(_no_text(mime_type, len(numbers), ocr_mode))
 
 
 def _reader(mime_type: str) -> Callable[[Path, Checkpoint], Iterator[Page]]:
@@ -117,19 +130,13 @@ def iter_units(
     missing file) propagates unchanged because it is not the document's fault. Callers that
     stop early should call `close()` to release the document at once.
     """
-    return _require_text(_checked(path, mime_type, checkpoint), _is_pdf(mime_type))
-
-
-def _is_pdf(mime_type: str) -> bool:
-    return normalize_mime_type(mime_type) == PDF_MIME
-
-
-def _checked(
-    path: Path, mime_type: str, checkpoint: Checkpoint | None
-) -> Generator[Page, None, None]:
-    reader = _reader(mime_type)  # eagerly: an unsupported type fails at call time
     point = checkpoint or Checkpoint()
-    return _counted(reader(Path(path), point), point)
+    return _require_text(_checked(path, mime_type, point), mime_type, point.ocr.mode)
+
+
+def _checked(path: Path, mime_type: str, checkpoint: Checkpoint) -> Generator[Page, None, None]:
+    reader = _reader(mime_type)  # eagerly: an unsupported type fails at call time
+    return _counted(reader(Path(path), checkpoint), checkpoint)
 
 
 def merge_fragments(fragments: Generator[Page, None, None]) -> Generator[Page, None, None]:
@@ -153,7 +160,8 @@ def iter_pages(
     path: Path, mime_type: str, checkpoint: Checkpoint | None = None
 ) -> Generator[Page, None, None]:
     """Yield the pages of a document lazily, whole (see `iter_units` for errors)."""
-    units = _checked(path, mime_type, checkpoint)
-    # The PDF reader yields whole pages; merging them would read one page ahead.
-    pages = units if _is_pdf(mime_type) else merge_fragments(units)
-    return _require_text(pages, _is_pdf(mime_type))
+    point = checkpoint or Checkpoint()
+    units = _checked(path, mime_type, point)
+    whole = normalize_mime_type(mime_type) in _WHOLE_PAGES
+    pages = units if whole else merge_fragments(units)
+    return _require_text(pages, mime_type, point.ocr.mode)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
-from .types import ParseError
+from .types import OcrOptions, ParseError
 
 MIB = 1024 * 1024
 
@@ -30,6 +31,7 @@ class ParseLimits:
     max_depth: int = 256
     max_docx_part_bytes: int = 128 * MIB
     max_compression_ratio: int = 500
+    max_image_pixels: int = 64_000_000
 
 
 # The setting behind each limit, named in messages (core/settings.py defines them).
@@ -43,6 +45,7 @@ SETTING_NAMES = {
     "max_depth": "DOCKET_MAX_DEPTH",
     "max_docx_part_bytes": "DOCKET_MAX_DOCX_PART_MB",
     "max_compression_ratio": "DOCKET_MAX_COMPRESSION_RATIO",
+    "max_image_pixels": "DOCKET_MAX_IMAGE_PIXELS",
 }
 
 
@@ -60,7 +63,7 @@ def _shown(limit: str, value: int) -> str:
 
 def over_limit(
     limit: str, value: int, unit: str, limits: ParseLimits, *, more: bool = False
-) -> None:
+) -> NoReturn:
     """Raise LimitExceeded: "document has <value> <unit>; the limit is <max> (<SETTING>)"."""
     has = f"more than {_shown(limit, getattr(limits, limit))}" if more else _shown(limit, value)
     raise LimitExceeded(
@@ -72,14 +75,27 @@ def over_limit(
 class Checkpoint:
     """Passed to every reader: `tick()` between small units (a page, paragraph, element,
     line, or a piece of input fed to a parser) stops a cancelled parse by raising
-    ParseCancelled; `count()` enforces the count limits as the units go by."""
+    ParseCancelled; `count()` enforces the count limits as the units go by. It also carries
+    the parse's OCR options, and counts the pages OCR'd."""
 
     def __init__(
-        self, limits: ParseLimits | None = None, cancelled: Callable[[], bool] = lambda: False
+        self,
+        limits: ParseLimits | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+        ocr: OcrOptions | None = None,
     ) -> None:
         self.limits = limits or ParseLimits()
+        self.ocr = ocr or OcrOptions()
+        self.ocr_pages = 0
         self._cancelled = cancelled
         self._counts: dict[str, int] = {}
+
+    def before_ocr(self) -> None:
+        """Called before each page is OCR'd: the first call waits at the OCR gate."""
+        self.tick()
+        if not self.ocr_pages:
+            self.ocr.gate()
+        self.ocr_pages += 1
 
     def tick(self) -> None:
         if self._cancelled():

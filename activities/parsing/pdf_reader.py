@@ -9,12 +9,15 @@ from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from .limits import Checkpoint
+from .ocr import ocr_page
+from .ocr_pdf import render, wants_ocr
 from .pdf_forms import form_blocks
 from .pdf_layout import layout_lines
 from .pdf_text import page_lines
-from .types import Block, Page, ParseError
+from .types import OCR, TEXT_LAYER, Block, Page, ParseError
 
 # PDFium is not thread-safe, not even across different documents, and activities may run in
 # a thread pool. Every pdfium call goes through this lock; it is never held across a `yield`,
@@ -61,7 +64,10 @@ def _open(path: Path) -> Any:
     return document
 
 
-def _read_page(document: Any, index: int) -> list[Block]:
+def _read_page(
+    document: Any, index: int, checkpoint: Checkpoint
+) -> tuple[list[Block], Image.Image | None]:
+    """The page's text-layer blocks, and its image when it is to be OCR'd (ocr_pdf)."""
     try:
         page = document.get_page(index)
     except pdfium.PdfiumError as exc:
@@ -77,11 +83,13 @@ def _read_page(document: Any, index: int) -> list[Block]:
         left, bottom, right, top = (float(value) for value in page.get_bbox())
         rotation = int(page.get_rotation())
         fields = form_blocks(document, page, index + 1, (left, bottom, right, top), rotation)
+        blocks = layout_lines(lines, index + 1, (left, bottom, right, top), rotation) + fields
+        image = render(page, checkpoint) if wants_ocr(page, blocks, checkpoint) else None
     except pdfium.PdfiumError as exc:
         raise ParseError(f"The text of page {index + 1} of the PDF could not be read.") from exc
     finally:
         page.close()
-    return layout_lines(lines, index + 1, (left, bottom, right, top), rotation) + fields
+    return blocks, image
 
 
 def iter_pdf_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
@@ -99,8 +107,11 @@ def iter_pdf_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
         checkpoint.check("max_pages", page_count, "pages")
         for index in range(page_count):
             with PDFIUM_LOCK:
-                blocks = _read_page(document, index)
-            yield Page(number=index + 1, blocks=blocks)
+                blocks, image = _read_page(document, index, checkpoint)
+            if image is None:
+                yield Page(index + 1, blocks, TEXT_LAYER)
+            else:  # outside the lock: OCR does not touch pdfium
+                yield Page(index + 1, ocr_page(image, index + 1, checkpoint), OCR)
     finally:
         with PDFIUM_LOCK:
             document.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 # Paragraph-level block types. Kept as plain strings (not an Enum) because they are written
 # verbatim into the API's JSON and the database.
@@ -11,6 +12,10 @@ BLOCK_HEADING = "heading"
 BLOCK_LIST_ITEM = "list_item"
 BLOCK_TABLE = "table"
 BLOCK_CODE = "code"
+
+# How a page's text was obtained, recorded with each stored page (`text_source`).
+TEXT_LAYER = "text_layer"  # read from the document itself (PDF text layer, DOCX, HTML, text)
+OCR = "ocr"  # recognised from the page's image
 
 
 def _clamp(value: float) -> float:
@@ -53,6 +58,22 @@ class Block:
 class Page:
     number: int
     blocks: list[Block]
+    text_source: str = TEXT_LAYER
+
+
+def _no_gate() -> None:
+    """Library use and tests: nothing to wait for before OCR."""
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How a parse uses OCR: `mode` is `advanced_options.ocr` (auto, force, off; images are
+    always OCR'd), PDF pages are rendered at `render_dpi`, and `gate` is called once before
+    the document's first OCR'd page (the parse pool bounds OCR documents there)."""
+
+    mode: str = "auto"
+    render_dpi: int = 200
+    gate: Callable[[], None] = field(default=_no_gate, compare=False)
 
 
 class ParseError(Exception):
