@@ -27,6 +27,7 @@ from bench import (
     job_creation,
     list_jobs,
     observability,
+    ocr,
     parse_throughput,
     rechunk,
     vector_indexing,
@@ -52,6 +53,7 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     vector_search,
     vector_indexing,
     hostile,
+    ocr,
     batch_scale,
 )
 NAMES = [module.NAME for module in BENCHMARKS]

@@ -37,11 +37,19 @@ TARGET_BEHIND = 2.0
 DISTINCT_PAGES = 5  # a long scan repeats a few rendered pages (rendering is not measured)
 BUSY_S = 1.0  # a cancelled job has OCR'd for this long after it started running
 SMALL_PAGES = 3
+QUICK_LINES = 4
 LINES = 30
 
 
-def _cer_rows(directory: Path, pages: int) -> list[Row]:
-    source = fx.text_pdf(directory / "cer.pdf", pages)
+def _text_pdf(path: Path, pages: int, quick: bool) -> Path:
+    """Full A4 pages of 30 lines; --quick: strips of a few lines (seconds, not minutes)."""
+    if quick:
+        return fx.text_pdf(path, pages, lines=QUICK_LINES, size=fx.STRIP)
+    return fx.text_pdf(path, pages)
+
+
+def _cer_rows(directory: Path, pages: int, quick: bool) -> list[Row]:
+    source = _text_pdf(directory / "cer.pdf", pages, quick)
     truth = fx.ground_truth(source)
     rows = []
     for condition in fx.CONDITIONS:
@@ -62,12 +70,10 @@ def _cer_rows(directory: Path, pages: int) -> list[Row]:
     return rows
 
 
-def _scan(directory: Path, name: str, pages: int, dpi: int) -> Path:
-    source = fx.text_pdf(directory / f"{name}-text.pdf", min(pages, DISTINCT_PAGES))
-    images = [
-        fx.render(source, index % DISTINCT_PAGES, fx.Condition("scan", dpi))
-        for index in range(min(pages, DISTINCT_PAGES))
-    ]
+def _scan(directory: Path, name: str, pages: int, dpi: int, quick: bool) -> Path:
+    distinct = min(pages, DISTINCT_PAGES)
+    source = _text_pdf(directory / f"{name}-text.pdf", distinct, quick)
+    images = [fx.render(source, index, fx.Condition("scan", dpi)) for index in range(distinct)]
     return fx.scan_pdf(
         directory / f"{name}.pdf", [images[i % len(images)] for i in range(pages)], dpi
     )
@@ -139,10 +145,10 @@ async def _cancel(api: Api, project: str, job: str) -> float:
 
 async def measure(stack: DevStack, sizes: Sizes, directory: Path) -> list[Row]:
     dpi = Settings().ocr_render_dpi
-    rows = await asyncio.to_thread(_cer_rows, directory, sizes.ocr_cer_pages)
+    rows = await asyncio.to_thread(_cer_rows, directory, sizes.ocr_cer_pages, sizes.quick)
     small_pdf = directory / "small.pdf"
-    big = await asyncio.to_thread(_scan, directory, "big", sizes.ocr_big_pages, dpi)
-    scan = await asyncio.to_thread(_scan, directory, "scan", sizes.ocr_pages, dpi)
+    big = await asyncio.to_thread(_scan, directory, "big", sizes.ocr_big_pages, dpi, sizes.quick)
+    scan = await asyncio.to_thread(_scan, directory, "scan", sizes.ocr_pages, dpi, sizes.quick)
     async with api_client(stack) as api, sql(stack) as conn:
         project = await api.project("ocr")
         rows.append(await _throughput(api, conn, project, scan, sizes.ocr_pages, dpi))

@@ -39,6 +39,12 @@ class Sizes:
     vector_chunks: int = 300
     recall_queries: int = 5
     index_chunks: int = 300
+    # OCR: pages per CER condition, the scan timed through the worker, the OCR job a small
+    # job queues behind (and that is cancelled), cancels of running OCR jobs
+    ocr_cer_pages: int = 1
+    ocr_pages: int = 2
+    ocr_big_pages: int = 4
+    ocr_cancel_runs: int = 2
 
 
 FULL = Sizes(
@@ -66,6 +72,10 @@ FULL = Sizes(
     vector_chunks=100_000,
     recall_queries=1_000,
     index_chunks=20_000,
+    ocr_cer_pages=3,
+    ocr_pages=50,
+    ocr_big_pages=200,
+    ocr_cancel_runs=10,
 )
 
 QUICK = Sizes(

@@ -40,6 +40,13 @@ EXPECTED = {
     ],
     "vector indexing throughput": ["one parse result of"],
     "hostile documents": ["time to terminal", "cancel to process stopped"],
+    "ocr": [
+        "CER, 300 dpi clean",
+        "CER, 150 dpi noise",
+        "OCR pages/s through the worker",
+        "behind a",
+        "cancel of a running OCR job",
+    ],
     "batch": ["submit → done", "child jobs/s", "cancel-all", "max event history", "per child"],
 }
 

@@ -72,7 +72,7 @@ class OcrOptions:
     the document's first OCR'd page (the parse pool bounds OCR documents there)."""
 
     mode: str = "auto"
-    render_dpi: int = 200
+    render_dpi: int = 300
     gate: Callable[[], None] = field(default=_no_gate, compare=False)
 
 
