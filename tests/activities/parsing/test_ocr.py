@@ -28,7 +28,7 @@ from activities.parsing.limits import Checkpoint, LimitExceeded, ParseLimits
 from activities.parsing.types import OCR, TEXT_LAYER, OcrOptions
 from tests.activities.parsing import ocr_fixtures as fx
 
-DPI = 200
+DPI = 300
 CER_CLEAN = 0.03  # the targets: 300 dpi clean, 150 dpi with noise
 CER_NOISY = 0.08
 LINES = 4

@@ -16,7 +16,7 @@ from tests.activities.parsing.test_hostile_worker import _parse_processes
 from tests.helpers import create_job, eventually, get_job, get_ok, upload, wait_status
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
-DPI = 200
+DPI = 300
 OCR_DEADLINE = 120.0  # the first OCR'd page of a parse process also loads the model
 SCAN_PAGES = 30  # far more OCR than the test waits for: it is cancelled on its first pages
 BUSY_CPU_S = 1.5  # the parse process is then inside the model (loading it takes ~1 s)

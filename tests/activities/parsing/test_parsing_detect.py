@@ -9,6 +9,7 @@ from activities.parsing import SUPPORTED_MIME_TYPES, detect_mime_type
 from activities.parsing.detect import (
     DOCX_MIME,
     HTML_MIME,
+    IMAGE_MIME_TYPES,
     MARKDOWN_MIME,
     PDF_MIME,
     TEXT_MIME,
@@ -24,7 +25,9 @@ def _zip_head(member: str) -> bytes:
 
 
 def test_supported_mime_types() -> None:
-    assert {PDF_MIME, DOCX_MIME, HTML_MIME, TEXT_MIME, MARKDOWN_MIME} == SUPPORTED_MIME_TYPES
+    textual = {PDF_MIME, DOCX_MIME, HTML_MIME, TEXT_MIME, MARKDOWN_MIME}
+    assert textual | IMAGE_MIME_TYPES == SUPPORTED_MIME_TYPES
+    assert IMAGE_MIME_TYPES == {"image/png", "image/jpeg", "image/tiff", "image/webp"}
 
 
 @pytest.mark.parametrize(
@@ -51,7 +54,8 @@ def test_supported_mime_types() -> None:
         ("C:\\Users\\me\\Desktop\\Notes.TXT", b"hello", TEXT_MIME),
         ("about-pdf.md", b"The header is %PDF-1.7 in every file", MARKDOWN_MIME),
         # Unknown.
-        ("image.png", b"\x89PNG\r\n\x1a\n", UNKNOWN_MIME),
+        ("image.gif", b"GIF89a\x01\x00", UNKNOWN_MIME),  # images the engine cannot OCR
+        ("image.png", b"not a PNG signature", UNKNOWN_MIME),
         ("archive.tar.gz", b"\x1f\x8b", UNKNOWN_MIME),
         ("", b"", UNKNOWN_MIME),
         ("noext", b"just text", UNKNOWN_MIME),
