@@ -47,8 +47,9 @@ NO_TEXT_MESSAGE = "The document contains no extractable text."
 # Said only of PDFs none of whose pages has a text layer (nor any form field value) or any
 # text that OCR found (advanced_options.ocr: off skips OCR altogether).
 NEEDS_OCR_MESSAGE = (
-    "The PDF contains no extractable text: none of its {pages} page(s) has a text layer, "
-    "and OCR found no text on them (advanced_options.ocr is {mode!r})."
+    "The PDF contains no extractable text: none of its {pages} page(s) has a text layer or "
+    "text that OCR could read (advanced_options.ocr is {mode!r}; 'auto' OCRs only the "
+    "pages that hold an image, 'force' every page)."
 )
 NO_IMAGE_TEXT_MESSAGE = "OCR found no text in the image."
 

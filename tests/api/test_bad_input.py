@@ -84,9 +84,7 @@ async def test_unknown_engine_is_422_naming_engines(
 async def test_unparseable_file_type_is_422_at_creation(
     api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
 ) -> None:
-    file = await upload(
-        api, headers, project, "photo.gif", b"GIF89a\x01\x00\x01\x00", "image/gif"
-    )
+    file = await upload(api, headers, project, "photo.gif", b"GIF89a\x01\x00\x01\x00", "image/gif")
     response = await api.post(
         f"/v1/projects/{project}/parse", json={"source_document_id": file["id"]}, headers=headers
     )

@@ -106,7 +106,7 @@ def render(path: Path, index: int, condition: Condition, seed: int = 0) -> Image
         document.close()
     image = image.convert("L")
     if condition.degrees:
-        image = image.rotate(condition.degrees, resample=Image.BICUBIC, fillcolor=WHITE)
+        image = image.rotate(condition.degrees, resample=Image.Resampling.BICUBIC, fillcolor=WHITE)
     if condition.noise:
         rng = np.random.default_rng(seed)
         pixels = np.asarray(image, dtype=np.float32)

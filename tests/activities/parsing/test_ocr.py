@@ -28,6 +28,10 @@ from activities.parsing.limits import Checkpoint, LimitExceeded, ParseLimits
 from activities.parsing.types import OCR, TEXT_LAYER, OcrOptions
 from tests.activities.parsing import ocr_fixtures as fx
 
+# A page of OCR is about a second of one core on a quiet machine and many on a shared one:
+# the default 120 s per test is too tight for a test that loads the model and reads pages.
+pytestmark = pytest.mark.timeout(600)
+
 DPI = 300
 CER_CLEAN = 0.03  # the targets: 300 dpi clean, 150 dpi with noise
 CER_NOISY = 0.08

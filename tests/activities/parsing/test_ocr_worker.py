@@ -15,6 +15,10 @@ from tests.activities.parsing import ocr_fixtures as fx
 from tests.activities.parsing.test_hostile_worker import _parse_processes
 from tests.helpers import create_job, eventually, get_job, get_ok, upload, wait_status
 
+# A page of OCR is about a second of one core on a quiet machine and many on a shared one:
+# the default 120 s per test is too tight for a test that loads the model and reads pages.
+pytestmark = pytest.mark.timeout(600)
+
 TERMINAL = {"succeeded", "failed", "cancelled"}
 DPI = 300
 OCR_DEADLINE = 120.0  # the first OCR'd page of a parse process also loads the model

@@ -27,7 +27,7 @@ def _zip_head(member: str) -> bytes:
 def test_supported_mime_types() -> None:
     textual = {PDF_MIME, DOCX_MIME, HTML_MIME, TEXT_MIME, MARKDOWN_MIME}
     assert textual | IMAGE_MIME_TYPES == SUPPORTED_MIME_TYPES
-    assert IMAGE_MIME_TYPES == {"image/png", "image/jpeg", "image/tiff", "image/webp"}
+    assert {"image/png", "image/jpeg", "image/tiff", "image/webp"} == IMAGE_MIME_TYPES
 
 
 @pytest.mark.parametrize(
