@@ -24,7 +24,7 @@ DPI = 300
 OCR_DEADLINE = 120.0  # the first OCR'd page of a parse process also loads the model
 SCAN_PAGES = 30  # far more OCR than the test waits for: it is cancelled on its first pages
 BUSY_CPU_S = 1.5  # the parse process is then inside the model (loading it takes ~1 s)
-CANCEL_S = 2.0  # generous for a shared machine (bench/ocr.py: p50 ≤ 300 ms)
+CANCEL_S = 5.0  # generous for a shared machine (bench/ocr.py measures p50 ≤ 300 ms)
 SMALL_S = 10.0
 
 
@@ -93,7 +93,9 @@ async def test_cancel_mid_ocr_stops_the_process_and_a_small_job_is_not_held_up(
     big = await upload(api, headers, project, "scan.pdf", scan, "application/pdf")
     job = await create_job(api, headers, project, "parse", {"source_document_id": big["id"]})
     await wait_status(api, headers, project, job["id"], {"running"}, OCR_DEADLINE)
-    process = await eventually(_busy_parse_process, lambda found: found is not None)
+    process = await eventually(
+        _busy_parse_process, lambda found: found is not None, within=OCR_DEADLINE
+    )
     assert process is not None
 
     tiny = await upload(api, headers, project, "tiny.txt", b"a small document", "text/plain")
