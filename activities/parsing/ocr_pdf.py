@@ -41,11 +41,17 @@ def _has_image(page: Any) -> bool:
     return any(True for _ in page.get_objects(filter=_IMAGE_TYPES, max_depth=_OBJECT_DEPTH))
 
 
-def wants_ocr(page: Any, blocks: list[Block], checkpoint: Checkpoint) -> bool:
+def may_ocr(blocks: list[Block], checkpoint: Checkpoint) -> bool:
+    """Whether the page may need OCR, from its text layer alone (the page is not open)."""
     mode = checkpoint.ocr.mode
-    if mode == "force":
-        return True
-    return mode == "auto" and _thin(blocks) and _has_image(page)
+    return mode == "force" or (mode == "auto" and _thin(blocks))
+
+
+def wants_ocr(page: Any, blocks: list[Block], checkpoint: Checkpoint) -> bool:
+    """Whether the page is OCR'd: `may_ocr`, and for `auto` the page holds an image."""
+    if not may_ocr(blocks, checkpoint):
+        return False
+    return checkpoint.ocr.mode == "force" or _has_image(page)
 
 
 def render(page: Any, checkpoint: Checkpoint) -> Image.Image:

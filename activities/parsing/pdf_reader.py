@@ -13,7 +13,7 @@ from PIL import Image
 
 from .limits import Checkpoint
 from .ocr import ocr_page
-from .ocr_pdf import render, wants_ocr
+from .ocr_pdf import may_ocr, render, wants_ocr
 from .pdf_forms import form_blocks
 from .pdf_layout import layout_lines
 from .pdf_text import page_lines
@@ -64,10 +64,7 @@ def _open(path: Path) -> Any:
     return document
 
 
-def _read_page(
-    document: Any, index: int, checkpoint: Checkpoint
-) -> tuple[list[Block], Image.Image | None]:
-    """The page's text-layer blocks, and its image when it is to be OCR'd (ocr_pdf)."""
+def _read_page(document: Any, index: int) -> list[Block]:
     try:
         page = document.get_page(index)
     except pdfium.PdfiumError as exc:
@@ -83,13 +80,30 @@ def _read_page(
         left, bottom, right, top = (float(value) for value in page.get_bbox())
         rotation = int(page.get_rotation())
         fields = form_blocks(document, page, index + 1, (left, bottom, right, top), rotation)
-        blocks = layout_lines(lines, index + 1, (left, bottom, right, top), rotation) + fields
-        image = render(page, checkpoint) if wants_ocr(page, blocks, checkpoint) else None
     except pdfium.PdfiumError as exc:
         raise ParseError(f"The text of page {index + 1} of the PDF could not be read.") from exc
     finally:
         page.close()
-    return blocks, image
+    return layout_lines(lines, index + 1, (left, bottom, right, top), rotation) + fields
+
+
+def _ocr_image(
+    document: Any, index: int, blocks: list[Block], checkpoint: Checkpoint
+) -> Image.Image | None:
+    """The page's image if it is to be OCR'd (ocr_pdf), else None; a page with a real text
+    layer is not opened again."""
+    if not may_ocr(blocks, checkpoint):
+        return None
+    try:
+        page = document.get_page(index)
+    except pdfium.PdfiumError as exc:
+        raise ParseError(f"Page {index + 1} of the PDF could not be read for OCR.") from exc
+    try:
+        return render(page, checkpoint) if wants_ocr(page, blocks, checkpoint) else None
+    except pdfium.PdfiumError as exc:
+        raise ParseError(f"Page {index + 1} of the PDF could not be rendered for OCR.") from exc
+    finally:
+        page.close()
 
 
 def iter_pdf_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
@@ -107,7 +121,8 @@ def iter_pdf_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
         checkpoint.check("max_pages", page_count, "pages")
         for index in range(page_count):
             with PDFIUM_LOCK:
-                blocks, image = _read_page(document, index, checkpoint)
+                blocks = _read_page(document, index)
+                image = _ocr_image(document, index, blocks, checkpoint)
             if image is None:
                 yield Page(index + 1, blocks, TEXT_LAYER)
             else:  # outside the lock: OCR does not touch pdfium
