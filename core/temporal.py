@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfigProfile
 
+from core.failures import data_converter
 from core.settings import Settings
 
 
@@ -43,6 +44,9 @@ def connect_config(settings: Settings) -> dict[str, Any]:
         override_env_vars=envconfig_overrides(settings),
     )
     config: dict[str, Any] = dict(profile.to_client_connect_config())
+    # Failures leave the process with no absolute paths of this machine (core/failures.py);
+    # a worker built on the client records its activities' and workflows' failures so.
+    config["data_converter"] = data_converter()
     if not config.get("target_host"):
         raise RuntimeError(
             "TEMPORAL_ADDRESS is not set: run `docket dev` for the embedded stack, "
