@@ -65,7 +65,9 @@ def storage(tuned: Settings) -> RefusingStorage:
 @pytest.fixture(scope="module")
 def scrubbing_client(client: Client) -> Client:
     """The suite's client with the converter every Docket process uses (core/temporal.py)."""
-    return Client(**{**client.config(), "data_converter": data_converter()})
+    config = client.config()
+    config["data_converter"] = data_converter()
+    return Client(**config)
 
 
 @pytest.fixture(scope="module")
