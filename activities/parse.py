@@ -1,5 +1,6 @@
 """ParseActivities: the parse step of a parse job, holding the pool and the storage."""
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -18,8 +19,9 @@ from activities.parse_run import threaded_parse
 from activities.parsing import ENGINE_NAME, ParseError
 from activities.results import document_failure, storage_failure, store_result
 from core.contracts import JobRef, ResultOutcome
-from core.enums import FileStatus, JobStatus
+from core.enums import FileStatus, JobOperationType, JobStatus
 from core.ids import IdPrefix, new_id
+from core.metrics import docket_metrics
 from core.params import DEFAULT_OCR_MODE, ChunkingOptions, ParseParameters
 from core.storage import BlobMissing, Storage, StorageUnavailable
 from db import results
@@ -95,7 +97,11 @@ class ParseActivities:
                 pages_json=parsed.pages_json,
                 parse_ms=int((time.monotonic() - began) * 1000),
             )
-            return await store_result(self.pool, ref.job_id, document)
+            outcome = await store_result(self.pool, ref.job_id, document)
+            if outcome.succeeded:
+                size = (await asyncio.to_thread(path.stat)).st_size
+                docket_metrics().parse_bytes.labels(JobOperationType.PARSE).inc(size)
+            return outcome
 
     def all(self) -> list[Any]:
         return [self.parse_document]

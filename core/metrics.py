@@ -99,6 +99,11 @@ class DocketMetrics:
             "Pages of the results this worker stored, by operation (parse, rechunk).",
             "operation",
         )
+        self.parse_bytes = counter(
+            "docket_parse_bytes",
+            "Bytes of the source documents whose results this worker stored, by operation.",
+            "operation",
+        )
         self.parse_seconds = counter(
             "docket_parse_seconds",
             "Time this worker spent parsing the results it stored, by operation.",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -23,6 +24,17 @@ from tests.deploy.test_observability import families, plotted
 from tests.helpers import create_job, eventually, upload, wait_status
 
 STOP_TIMEOUT = 30
+# A fresh interpreter importing the worker takes seconds, and far longer on a loaded machine.
+START_TIMEOUT = 120
+
+
+def health_file(settings: Settings) -> Path:
+    return settings.data_dir / f"{settings.task_queue}.health"
+
+
+async def polling(settings: Settings) -> bool:
+    """The worker's health file exists once its Temporal Worker polls."""
+    return health_file(settings).exists()
 
 
 @pytest.fixture
@@ -47,7 +59,7 @@ def worker_process(
         "DOCKET_DATA_DIR": str(tuned.data_dir),
         "DOCKET_WORKER_METRICS_PORT": str(ports[0]),
         "DOCKET_WORKER_SDK_METRICS_PORT": str(ports[1]),
-        "DOCKET_WORKER_HEALTH_FILE": str(tuned.data_dir / f"{tuned.task_queue}.health"),
+        "DOCKET_WORKER_HEALTH_FILE": str(health_file(tuned)),
     }
     proc = subprocess.Popen([sys.executable, "-m", "docket", "worker"], env=env)
     yield proc
@@ -82,9 +94,12 @@ async def test_the_worker_serves_docket_and_sdk_metrics(
     headers: dict[str, str],
     project: str,
     ports: tuple[int, int],
+    tuned: Settings,
 ) -> None:
     docket_port, sdk_port = ports
-    text = await upload(tuned_api, headers, project, "w.txt", b"worker metrics", "text/plain")
+    await eventually(lambda: polling(tuned), bool, START_TIMEOUT)
+    content = b"worker metrics"
+    text = await upload(tuned_api, headers, project, "w.txt", content, "text/plain")
     job = await create_job(tuned_api, headers, project, "parse", {"source_document_id": text["id"]})
     await wait_status(tuned_api, headers, project, job["id"], {"succeeded"})
 
@@ -92,6 +107,7 @@ async def test_the_worker_serves_docket_and_sdk_metrics(
     docket = await eventually(lambda: scrape(docket_port), lambda m: succeeded in m)
     assert docket[succeeded] == 1  # this worker's process ran this one job only
     assert docket["docket_parse_pages_total[('operation', 'parse')]"] >= 1
+    assert docket["docket_parse_bytes_total[('operation', 'parse')]"] == len(content)
 
     sdk = await eventually(lambda: scrape(sdk_port), lambda m: bool(m))
     names = {key.split("[")[0] for key in sdk}
