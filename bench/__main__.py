@@ -30,6 +30,7 @@ from bench import (
     ocr,
     parse_throughput,
     rechunk,
+    storage,
     vector_indexing,
     vector_search,
 )
@@ -54,6 +55,7 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     vector_indexing,
     hostile,
     ocr,
+    storage,
     batch_scale,
 )
 NAMES = [module.NAME for module in BENCHMARKS]

@@ -45,6 +45,10 @@ class Sizes:
     ocr_pages: int = 2
     ocr_big_pages: int = 4
     ocr_cancel_runs: int = 2
+    # storage backends: rounds of an upload of this size and of a parse of a PDF this long
+    storage_rounds: int = 2
+    storage_upload_mib: int = 1
+    storage_pdf_pages: int = 5
 
 
 FULL = Sizes(
@@ -76,6 +80,9 @@ FULL = Sizes(
     ocr_pages=50,
     ocr_big_pages=200,
     ocr_cancel_runs=10,
+    storage_rounds=5,
+    storage_upload_mib=32,
+    storage_pdf_pages=200,
 )
 
 QUICK = Sizes(

@@ -47,6 +47,7 @@ EXPECTED = {
         "behind a",
         "cancel of a running OCR job",
     ],
+    "storage backends": ["MiB through the API, S3 (moto) vs local", "-page PDF, POST → succeeded"],
     "batch": ["submit → done", "child jobs/s", "cancel-all", "max event history", "per child"],
 }
 
