@@ -26,6 +26,12 @@ from tests.storage.s3_server import BUCKET, CREDENTIALS, PREFIX, Relay, moto_ser
 PART = 5 * MIB
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "s3: runs on the S3 backend (moto); `pytest -m s3 tests/storage` runs them"
+    )
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:

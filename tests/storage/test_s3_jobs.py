@@ -10,10 +10,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
 from tests.documents import make_pdf
 from tests.helpers import create_job, eventually, get_ok, upload, wait_status
 from tests.storage.s3_server import BUCKET, PREFIX, Relay, local_copies
+
+pytestmark = pytest.mark.s3
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 

@@ -16,6 +16,8 @@ from tests.helpers import upload
 from tests.storage.conftest import PART
 from tests.storage.s3_server import Relay, keys, uploads_in_progress
 
+pytestmark = pytest.mark.s3
+
 
 async def test_a_small_upload_is_stored_under_its_digest_and_deduplicated(
     s3_api: httpx.AsyncClient, headers: dict[str, str], s3_project: str, s3: Any
