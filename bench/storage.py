@@ -39,6 +39,7 @@ from core.settings import get_settings
 from core.storage import FileStorage, Storage, open_storage
 from docket.devstack import DevStack
 from docket.embedded import find_free_port
+from tests.storage.s3_server import CREDENTIALS  # moto checks no signatures: any will do
 
 NAME = "storage"
 BENCH = "storage backends"
@@ -47,13 +48,6 @@ BUCKET = "docket-bench"
 PREFIX = "uploads"
 BYTES_PER_MB = 1_000_000
 MIB = 1024 * 1024
-# moto checks no signatures, but the S3 client signs every request: any credentials do.
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "docket-bench",
-    "AWS_SECRET_ACCESS_KEY": "docket-bench-secret",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 MOTO_START_S = 30.0
 MOTO_POLL_S = 0.1
 
@@ -61,8 +55,9 @@ MOTO_POLL_S = 0.1
 @contextlib.contextmanager
 def moto_process() -> Iterator[str]:
     """moto's stand-alone S3 server (`python -m moto.server`) on a free loopback port, with
-    the bench's bucket; yields its endpoint URL. A process of its own: in this one its
-    request handling would share the bench's GIL."""
+    the bench's bucket (made with the AWS_* credentials of the environment); yields its
+    endpoint URL. A process of its own: in this one its request handling would share the
+    bench's GIL."""
     port = find_free_port(0)
     endpoint = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
@@ -79,19 +74,11 @@ def moto_process() -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"moto did not come up (exit code {proc.poll()})") from None
                 time.sleep(MOTO_POLL_S)
-        boto3.client("s3", endpoint_url=endpoint, **aws_arguments()).create_bucket(Bucket=BUCKET)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
         yield endpoint
     finally:
         proc.terminate()
         proc.wait()
-
-
-def aws_arguments() -> dict[str, str]:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_REGION"],
-    }
 
 
 def uploader(api: Api, project: str, size: int) -> Probe:
@@ -184,7 +171,7 @@ async def measure(local: DevStack, s3: DevStack, sizes: Sizes, endpoint: str) ->
 
 
 def run(stack: DevStack, sizes: Sizes) -> list[Row]:
-    with moto_process() as endpoint, mock.patch.dict(os.environ, CREDENTIALS):
+    with mock.patch.dict(os.environ, CREDENTIALS), moto_process() as endpoint:
         overrides = {"storage_url": f"s3://{BUCKET}/{PREFIX}", "s3_endpoint_url": endpoint}
         with sibling_stack(stack, **overrides) as s3:
             return asyncio.run(measure(stack, s3, sizes, endpoint))
