@@ -16,8 +16,9 @@ and of its causes is scrubbed before it leaves the process:
   what it was, not where. Text that only looks like one (`/v1/projects`, whose `/v1` is
   not a directory at this machine's root) and URLs are left alone.
 
-Both the API's and the worker's clients use `DATA_CONVERTER` (core/temporal.py); a worker
-takes its client's converter, for activities and, inside the sandbox, for workflows.
+Every client Docket connects (core/temporal.py `connect_config`: the API's, the worker's,
+`docket temporal setup`'s) carries `data_converter()`; a worker takes its client's
+converter, for activities and, inside the sandbox, for workflows.
 """
 
 import functools
