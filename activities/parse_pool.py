@@ -212,6 +212,7 @@ class ParsePool:
             job = (Path(path), mime_type, given, self.config.limits, ocr)
             args = (send, gate_receive, flag, job, self.config.memory_bytes)
             process = self._context.Process(target=_child, args=args, daemon=True)
+            self.last_peak_rss_bytes = 0
             await asyncio.to_thread(process.start)
             send.close()  # the child holds its own ends; EOF here means it is gone
             gate_receive.close()
@@ -228,7 +229,9 @@ class ParsePool:
                 raise
             finally:
                 if process.is_alive():
-                    self.last_peak_rss_bytes = _status_kib(process.pid, "VmHWM:") * _KIB
+                    # A process already exiting has no VmHWM left: keep what it reported.
+                    hwm = _status_kib(process.pid, "VmHWM:") * _KIB
+                    self.last_peak_rss_bytes = max(self.last_peak_rss_bytes, hwm)
                     process.kill()
                 await asyncio.to_thread(process.join)
                 receive.close()

@@ -2,6 +2,7 @@
 
 import logging
 
+import asyncpg
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.jobs import settle_cancelled
@@ -32,8 +33,16 @@ def storage_failure(message: str) -> ApplicationError:
 
 
 async def store_result(conn: Conn, job_id: str, document: results.ParsedDocument) -> ResultOutcome:
-    """Store the result and finish the job in one fenced statement."""
-    if not await results.store_and_succeed(conn, job_id, document):
+    """Store the result and finish the job in one fenced transaction. A result Postgres
+    cannot hold (a value over one of its size limits, SQLSTATE class 54) fails the job:
+    storing it again would fail the same way. Other database errors are retried (bounded
+    by the activity's retry policy)."""
+    try:
+        stored = await results.store_and_succeed(conn, job_id, document)
+    except asyncpg.ProgramLimitExceededError as err:
+        log.info("job %s result too large to store: %s", job_id, err)
+        raise document_failure(f"the result is too large to store: {err}") from None
+    if not stored:
         # Either the job left `running` meanwhile (nothing to do), or the API accepted a
         # cancel (202) just before the result: the fence refused it, and the job ends
         # cancelled here, as promised, whether or not the workflow's cancel follows.

@@ -25,7 +25,10 @@ BENCH = "rechunk throughput"
 TARGET_RATIO = 0.7
 OPTIONS = {"strategy": "token_size", "chunk_size": 256, "chunk_overlap": 32}
 PAGES_OF = f"SELECT {TAG} pages::text FROM parse_results WHERE id = $1"
-CHUNKS_OF = f"SELECT {TAG} jsonb_array_length(chunks) FROM parse_results WHERE id = $1"
+CHUNKS_OF = (
+    f"SELECT {TAG} COALESCE(chunk_count, jsonb_array_length(chunks)) "
+    "FROM parse_results WHERE id = $1"
+)
 
 
 async def parsed_result(api: Api, conn: asyncpg.Connection, project: str, pages: int) -> str:

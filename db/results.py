@@ -1,23 +1,43 @@
-"""Parse results, and the fenced write that stores one and finishes its job."""
+"""Parse results, and the fenced write that stores one and finishes its job.
 
+A result's chunks are rows of parse_result_chunks (migration 0010), written in batches of
+CHUNKS_PER_BATCH inside the fenced transaction and read back in order through the
+`result_chunks` view (which also shows the jsonb array of results stored before it).
+Every result is stored this way, small ones too: one write path and one read path, whatever
+the size, for one or two round trips more than a single statement would take.
+"""
+
+import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import asyncpg
 
 from core.enums import STEP_OF, FileStatus, JobStatus, sources_of
 from db.accounts import Key, ProjectGate, Verdict
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
-from db.pool import Conn
+from db.pool import Conn, Connection
 
-RESULT_JSON = """json_build_object(
+# Chunks per INSERT: a few MB of JSON per statement (a chunk is at most a few thousand
+# tokens), well inside the command timeout however many chunks a result has.
+CHUNKS_PER_BATCH = 500
+
+# The chunks of result {} as one JSON array, in order (Postgres builds it).
+CHUNKS_OF = """(SELECT COALESCE(json_agg(c.chunk ORDER BY c.position), '[]'::json)
+    FROM result_chunks c WHERE c.result_id = {})"""
+RESULT_JSON = f"""json_build_object(
     'id', r.id, 'object', 'parse_result', 'project_id', r.project_id,
     'source_document_id', r.source_document_id, 'job_id', r.job_id, 'engine', r.engine,
-    'created_at', r.created_at, 'page_count', r.page_count, 'chunks', r.chunks)::text"""
+    'created_at', r.created_at, 'page_count', r.page_count,
+    'chunks', {CHUNKS_OF.format("r.id")})::text"""
 RESULT_SUMMARY_JSON = """json_build_object(
     'id', r.id, 'object', 'parse_result', 'project_id', r.project_id,
     'source_document_id', r.source_document_id, 'job_id', r.job_id, 'engine', r.engine,
     'created_at', r.created_at, 'page_count', r.page_count,
-    'chunk_count', jsonb_array_length(r.chunks))::text"""
+    'chunk_count', COALESCE(r.chunk_count, jsonb_array_length(r.chunks)))::text"""
 
 GET_RESULT = f"""
 SELECT {RESULT_JSON} FROM parse_results r
@@ -40,27 +60,38 @@ LEFT JOIN jobs b ON b.id = j.parent_job_id
 WHERE j.id = $1
 """
 
-# The fence: the result is inserted only through a job row that is still `running` with no
-# cancel accepted, in the same statement that moves it to `succeeded`. A job cancelled or
-# failed meanwhile, or whose cancel was answered 202, matches nothing, so a late activity
-# can never attach a result to it (the row lock orders this against the cancel: see
+# The fence: the result is stored only through a job row that is still `running` with no
+# cancel accepted, locked first in the transaction that stores the result and its chunks and
+# moves it to `succeeded`. A job cancelled or failed meanwhile, or whose cancel was answered
+# 202, matches nothing, so a late activity can never attach a result to it; and while the
+# lock is held a cancel's mark waits for the commit, then finds the job succeeded (see
 # migration 0003).
-STORE_AND_SUCCEED = """
+LOCK_RUNNING = """
+SELECT 1 FROM jobs
+WHERE id = $1 AND status = ANY($2::text[]) AND cancel_requested_at IS NULL
+FOR UPDATE
+"""
+INSERT_RESULT = """
+INSERT INTO parse_results (id, project_id, job_id, source_document_id, engine, page_count,
+                           chunk_count, pages, source_result_id)
+SELECT $2, project_id, id, COALESCE($3, source_id), $4, $5, $6, $7::jsonb, $8
+FROM jobs WHERE id = $1
+"""
+INSERT_CHUNKS = """
+INSERT INTO parse_result_chunks (result_id, position, chunk)
+SELECT $1, $2 + (x.ord - 1)::integer, x.chunk
+FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x (chunk, ord)
+"""
+SUCCEED = """
 WITH moved AS (
-    UPDATE jobs SET status = $9, completed_at = clock_timestamp(),
-                    result = $3::jsonb
-    WHERE id = $1 AND status = ANY($10::text[]) AND cancel_requested_at IS NULL
-    RETURNING id, project_id, source_id, started_at
-), stored AS (
-    INSERT INTO parse_results (id, project_id, job_id, source_document_id, engine,
-                               page_count, chunks, pages, source_result_id)
-    SELECT $2, project_id, id, COALESCE($15, source_id), $4, $5, $6::jsonb, $14::jsonb, $16
-    FROM moved
+    UPDATE jobs SET status = $2, completed_at = clock_timestamp(), result = $3::jsonb
+    WHERE id = $1 AND status = ANY($4::text[]) AND cancel_requested_at IS NULL
+    RETURNING id
 ), events AS (
     INSERT INTO job_events (job_id, step, status, details, duration_ms, timestamp)
     SELECT id, e.step, e.status, e.details, e.duration_ms, e.ts FROM moved, (VALUES
-        ($13, 'completed', $7::jsonb, $8::bigint, clock_timestamp()),
-        ($11, $12, NULL::jsonb, NULL::bigint, clock_timestamp() + interval '1 microsecond')
+        ($5, 'completed', $6::jsonb, $7::bigint, clock_timestamp()),
+        ($8, $9, NULL::jsonb, NULL::bigint, clock_timestamp() + interval '1 microsecond')
     ) AS e(step, status, details, duration_ms, ts)
 )
 SELECT count(*) FROM moved
@@ -155,36 +186,65 @@ async def rechunkable(conn: Conn, project_id: str, result_id: str) -> bool | Non
     return found
 
 
+@contextlib.asynccontextmanager
+async def _connection(conn: Conn) -> AsyncIterator[Connection]:
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as held:
+            yield held
+    else:
+        yield conn
+
+
+async def _chunk_batches(doc: ParsedDocument) -> AsyncIterator[tuple[int, str]]:
+    """(first position, JSON array) per batch; serialised off the event loop (CPU work)."""
+    if len(doc.chunks) <= CHUNKS_PER_BATCH and doc.chunks_json is not None:
+        yield 0, doc.chunks_json  # already serialised by the caller
+        return
+    for start in range(0, len(doc.chunks), CHUNKS_PER_BATCH):
+        batch = doc.chunks[start : start + CHUNKS_PER_BATCH]
+        yield start, await asyncio.to_thread(json.dumps, batch)
+
+
 async def store_and_succeed(conn: Conn, job_id: str, doc: ParsedDocument) -> bool:
-    """Store the parse result and finish the job, atomically; False if the job is no longer
-    running (cancelled or failed meanwhile) — then nothing is written."""
+    """Store the parse result with its chunks and finish the job, in one transaction; False
+    if the job is no longer running (cancelled or failed meanwhile) — then nothing is
+    written."""
     result = {
         "parse_result_id": doc.result_id,
         "page_count": doc.page_count,
         "chunk_count": len(doc.chunks),
     }
+    details = {"engine": doc.engine, "page_count": doc.page_count, "chunk_count": len(doc.chunks)}
     done = STEP_OF[JobStatus.SUCCEEDED]
-    moved = await conn.fetchval(
-        STORE_AND_SUCCEED,
-        job_id,
-        doc.result_id,
-        json.dumps(result),
-        doc.engine,
-        doc.page_count,
-        json.dumps(doc.chunks) if doc.chunks_json is None else doc.chunks_json,
-        json.dumps(
-            {"engine": doc.engine, "page_count": doc.page_count, "chunk_count": len(doc.chunks)}
-        ),
-        doc.parse_ms,
-        JobStatus.SUCCEEDED.value,
-        sources_of(JobStatus.SUCCEEDED),
-        done.name,
-        done.status.value,
-        doc.work_step,
-        doc.pages_json,
-        doc.source_document_id,
-        doc.source_result_id,
-    )
+    sources = sources_of(JobStatus.SUCCEEDED)
+    async with _connection(conn) as held, held.transaction():
+        if await held.fetchval(LOCK_RUNNING, job_id, sources) is None:
+            return False
+        await held.execute(
+            INSERT_RESULT,
+            job_id,
+            doc.result_id,
+            doc.source_document_id,
+            doc.engine,
+            doc.page_count,
+            len(doc.chunks),
+            doc.pages_json,
+            doc.source_result_id,
+        )
+        async for start, batch in _chunk_batches(doc):
+            await held.execute(INSERT_CHUNKS, doc.result_id, start, batch)
+        moved = await held.fetchval(
+            SUCCEED,
+            job_id,
+            JobStatus.SUCCEEDED.value,
+            json.dumps(result),
+            sources,
+            doc.work_step,
+            json.dumps(details),
+            doc.parse_ms,
+            done.name,
+            done.status.value,
+        )
     return bool(moved)
 
 

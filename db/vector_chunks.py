@@ -15,14 +15,16 @@ from typing import Any
 
 from core.enums import NON_TERMINAL_STATUSES, STEP_OF, JobStatus, status_values
 from db.pool import Conn, Connection
+from db.results import CHUNKS_OF
 from db.transitions import Transition, transition
 
-INDEX_ITEM = """
+INDEX_ITEM = f"""
 SELECT c.status,
        (c.cancel_requested_at IS NOT NULL OR p.cancel_requested_at IS NOT NULL
         OR p.status <> 'running') AS stopping,
        p.parameters::text AS parameters, s.id AS store_id, s.engine, s.embedding_model,
-       s.dimensions, r.id AS result_id, r.source_document_id, r.chunks::text AS chunks,
+       s.dimensions, r.id AS result_id, r.source_document_id,
+       {CHUNKS_OF.format("r.id")}::text AS chunks,
        (SELECT count(*) FROM vector_chunks v WHERE v.job_id = c.id) AS staged
 FROM jobs c
 JOIN jobs p ON p.id = c.parent_job_id

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from docx.oxml.parser import parse_xml
 
-from .limits import MIB, Checkpoint, LimitExceeded
+from .limits import MIB, Checkpoint, LimitExceeded, over_limit
 
 _XML_SUFFIXES = (".xml", ".rels")
 _READ_BYTES = MIB  # inflate in pieces this big, with a checkpoint between them
@@ -48,12 +48,16 @@ def _elements(piece: bytes) -> int:
 
 
 def _inflate(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, checkpoint: Checkpoint
-) -> tuple[bytes, int, int]:
-    """The part's bytes, its number of paragraphs and of elements."""
-    limit = checkpoint.limits.max_docx_part_bytes
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, checkpoint: Checkpoint, paragraphs: int
+) -> tuple[bytes, int]:
+    """The part's bytes and the package's paragraphs so far (`paragraphs` before it). Its
+    paragraphs and elements are counted piece by piece, so a part over either limit fails
+    as soon as it crosses it, without inflating the rest (a 1.5M-paragraph part took
+    seconds to inflate and count in full)."""
+    limits = checkpoint.limits
+    limit = limits.max_docx_part_bytes
     pieces: list[bytes] = []
-    size = elements = paragraphs = 0
+    size = elements = 0
     tail = b""  # the end of the previous piece: a tag split between two pieces still counts
     with archive.open(info) as member:
         while piece := member.read(_READ_BYTES):
@@ -62,13 +66,23 @@ def _inflate(
             if size > limit:  # the header said less
                 checkpoint.check("max_docx_part_bytes", size, f"of XML in {info.filename}")
             elements += _elements(piece)
+            if elements > limits.max_xml_elements:
+                over_limit(
+                    "max_xml_elements",
+                    elements,
+                    f"XML elements in {info.filename}",
+                    limits,
+                    more=True,
+                )
             window = tail + piece
             paragraphs += sum(map(window.count, _PARAGRAPH_TAGS)) - sum(
                 map(tail.count, _PARAGRAPH_TAGS)
             )
+            if paragraphs > limits.max_paragraphs:
+                over_limit("max_paragraphs", paragraphs, "paragraphs", limits, more=True)
             tail = piece[-len(_PARAGRAPH_TAGS[0]) :]
             pieces.append(piece)
-    return b"".join(pieces), paragraphs, elements
+    return b"".join(pieces), paragraphs
 
 
 def _internal_targets(rels_name: str, data: bytes) -> Iterator[str]:
@@ -95,7 +109,7 @@ def safe_package(data: io.BufferedIOBase | str, checkpoint: Checkpoint) -> io.By
         for info in infos:
             checkpoint.tick()
             _check_header(info, checkpoint)
-        paragraphs = 0
+        paragraphs = 0  # over the whole package
         written: set[str] = set()
         for info in infos:
             if info.filename in written:
@@ -104,11 +118,7 @@ def safe_package(data: io.BufferedIOBase | str, checkpoint: Checkpoint) -> io.By
             if not info.filename.endswith(_XML_SUFFIXES):
                 copy.writestr(info.filename, b"")
                 continue
-            content, count, elements = _inflate(archive, info, checkpoint)
-            # Counted over the whole package, so the message names the real total.
-            paragraphs += count
-            checkpoint.check("max_paragraphs", paragraphs, "paragraphs")
-            checkpoint.check("max_xml_elements", elements, f"XML elements in {info.filename}")
+            content, paragraphs = _inflate(archive, info, checkpoint, paragraphs)
             copy.writestr(info.filename, content)
             if info.filename.endswith(".rels"):
                 for target in _internal_targets(info.filename, content):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .limits import Checkpoint
+from .limits import Checkpoint, over_limit
 from .types import (
     BLOCK_CODE,
     BLOCK_HEADING,
@@ -30,46 +32,87 @@ _BINARY_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _BINARY_RATIO = 0.05
 
 
-def decode_text(data: bytes) -> str:
-    """Decode an uploaded text file.
-
-    Decision: strict UTF-8 first (BOM stripped, UTF-16 honoured when it has a BOM), then fall
-    back to Windows-1252/Latin-1. Legacy Windows exports are common uploads and rejecting them
-    would be unfriendly; Latin-1 never fails, so binary data is rejected explicitly instead by
-    looking for NUL and other control bytes.
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise ParseError(
-                "The text file is not valid UTF-16 despite its byte-order mark."
-            ) from exc
-    if b"\x00" in data:
-        raise ParseError("The file contains binary data and cannot be read as text.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            # cp1252 leaves five bytes undefined; Latin-1 maps every byte.
-            text = data.decode("latin-1")
-    if text and len(_BINARY_CHARS.findall(text)) / len(text) > _BINARY_RATIO:
-        raise ParseError("The file contains binary data and cannot be read as text.")
-    return text
+_BINARY_MESSAGE = "The file contains binary data and cannot be read as text."
+# Files are read and decoded in pieces this big with a checkpoint between them (about a
+# millisecond of work each), so a cancel is seen at once even inside a 100 MB upload.
+_READ_BYTES = 256 * 1024
+# Markdown is split into lines a region of about this many characters at a time: one
+# `split` of a whole 50 MB text is a ~100 ms step that no checkpoint can interrupt.
+_SPLIT_CHARS = 64 * 1024
+_UTF16 = "utf-16"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Strict UTF-8 first, then Windows-1252, then Latin-1, which maps every byte (see read_text).
+_FALLBACKS = ("utf-8-sig", "cp1252", "latin-1")
 
 
 def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read(path: Path, checkpoint: Checkpoint) -> str:
-    """The whole text (bounded by the upload size), refused at once if over the limit."""
-    text = _normalise_newlines(decode_text(path.read_bytes()))
-    checkpoint.check("max_text_chars", len(text), "characters of text")
-    checkpoint.tick()
-    return text
+def _decoded(path: Path, encoding: str, checkpoint: Checkpoint) -> Iterator[str]:
+    """The file decoded piece by piece, newlines normalised, a checkpoint between pieces.
+    Raises UnicodeDecodeError as soon as a piece is not in `encoding`."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    carry = ""  # a trailing "\r" waits for the next piece: it may be half of a "\r\n"
+    with path.open("rb") as file:
+        while data := file.read(_READ_BYTES):
+            checkpoint.tick()
+            if encoding != _UTF16 and b"\x00" in data:
+                raise ParseError(_BINARY_MESSAGE)
+            piece = carry + decoder.decode(data)
+            carry = "\r" if piece.endswith("\r") else ""
+            yield _normalise_newlines(piece[: len(piece) - len(carry)])
+    yield _normalise_newlines(carry + decoder.decode(b"", final=True))
+
+
+def _text_in(path: Path, encoding: str, checkpoint: Checkpoint) -> str:
+    """The whole text in one encoding; over the length limit it fails as soon as it is
+    crossed, and (but in UTF-16, which declared itself text by its BOM) text full of
+    control characters is binary data with a text extension."""
+    limit = checkpoint.limits.max_text_chars
+    pieces: list[str] = []
+    chars = binary = 0
+    for piece in _decoded(path, encoding, checkpoint):
+        chars += len(piece)
+        if chars > limit:
+            over_limit("max_text_chars", chars, "characters of text", checkpoint.limits, more=True)
+        binary += len(_BINARY_CHARS.findall(piece))
+        pieces.append(piece)
+    if encoding != _UTF16 and chars and binary / chars > _BINARY_RATIO:
+        raise ParseError(_BINARY_MESSAGE)
+    return "".join(pieces)
+
+
+def read_text(path: Path, checkpoint: Checkpoint) -> str:
+    """Decode an uploaded text file, in pieces (see `_decoded`).
+
+    Decision: strict UTF-8 first (BOM stripped, UTF-16 honoured when it has a BOM), then fall
+    back to Windows-1252/Latin-1. Legacy Windows exports are common uploads and rejecting them
+    would be unfriendly; Latin-1 never fails, so binary data is rejected explicitly instead by
+    looking for NUL and other control bytes. A fallback reads the file again from the start.
+    """
+    with path.open("rb") as file:
+        utf16 = file.read(len(_UTF16_BOMS[0])) in _UTF16_BOMS
+    if utf16:
+        try:
+            return _text_in(path, _UTF16, checkpoint)
+        except UnicodeDecodeError as exc:
+            raise ParseError(
+                "The text file is not valid UTF-16 despite its byte-order mark."
+            ) from exc
+    for encoding in _FALLBACKS[:-1]:
+        with contextlib.suppress(UnicodeDecodeError):
+            return _text_in(path, encoding, checkpoint)
+    return _text_in(path, _FALLBACKS[-1], checkpoint)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """`text.split("\n")`, a bounded region at a time."""
+    start = 0
+    while (end := text.find("\n", start + _SPLIT_CHARS)) != -1:
+        yield from text[start:end].split("\n")
+        start = end + 1
+    yield from text[start:].split("\n")
 
 
 def _block(kind: str, content: str) -> Block:
@@ -77,9 +120,8 @@ def _block(kind: str, content: str) -> Block:
 
 
 def iter_text_blocks(text: str, checkpoint: Checkpoint) -> Iterator[Block]:
-    """Plain text: one block per paragraph, paragraphs separated by blank lines; found one at
-    a time, with a checkpoint between them."""
-    text = _normalise_newlines(text)
+    """Plain text (newlines normalised): one block per paragraph, paragraphs separated by
+    blank lines; found one at a time, with a checkpoint between them."""
     start = 0
     for separator in itertools.chain(_BLANK_LINE.finditer(text), [None]):
         checkpoint.tick()
@@ -92,7 +134,7 @@ def iter_text_blocks(text: str, checkpoint: Checkpoint) -> Iterator[Block]:
 
 
 def text_blocks(text: str) -> list[Block]:
-    return list(iter_text_blocks(text, Checkpoint()))
+    return list(iter_text_blocks(_normalise_newlines(text), Checkpoint()))
 
 
 def _group_blocks(lines: list[str]) -> list[Block]:
@@ -127,8 +169,9 @@ def _group_blocks(lines: list[str]) -> list[Block]:
 
 
 def iter_markdown_blocks(text: str, checkpoint: Checkpoint) -> Iterator[Block]:
-    """Markdown: blocks split on blank lines; fenced code is kept whole even across blank
-    lines. A checkpoint between lines; blocks come out as soon as they are complete."""
+    """Markdown (newlines normalised): blocks split on blank lines; fenced code is kept whole
+    even across blank lines. A checkpoint between lines; blocks come out as soon as they are
+    complete."""
     blocks: list[Block] = []
     group: list[str] = []
     fence: list[str] = []
@@ -139,7 +182,7 @@ def iter_markdown_blocks(text: str, checkpoint: Checkpoint) -> Iterator[Block]:
             blocks.extend(_group_blocks(group))
             group.clear()
 
-    for line in _normalise_newlines(text).split("\n"):
+    for line in _lines(text):
         checkpoint.tick()
         if blocks:
             yield from blocks
@@ -166,14 +209,14 @@ def iter_markdown_blocks(text: str, checkpoint: Checkpoint) -> Iterator[Block]:
 
 
 def markdown_blocks(text: str) -> list[Block]:
-    return list(iter_markdown_blocks(text, Checkpoint()))
+    return list(iter_markdown_blocks(_normalise_newlines(text), Checkpoint()))
 
 
 def iter_text_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
-    for block in iter_text_blocks(_read(path, checkpoint), checkpoint):
+    for block in iter_text_blocks(read_text(path, checkpoint), checkpoint):
         yield Page(number=1, blocks=[block])
 
 
 def iter_markdown_pages(path: Path, checkpoint: Checkpoint) -> Iterator[Page]:
-    for block in iter_markdown_blocks(_read(path, checkpoint), checkpoint):
+    for block in iter_markdown_blocks(read_text(path, checkpoint), checkpoint):
         yield Page(number=1, blocks=[block])

@@ -18,11 +18,15 @@ from activities.parsing import ChunkingOptions, ParseError, iter_pages
 from activities.parsing.detect import DOCX_MIME, HTML_MIME, MARKDOWN_MIME, PDF_MIME, TEXT_MIME
 from activities.parsing.limits import MIB, LimitExceeded, ParseLimits
 from tests.activities.parsing import hostile_corpus as corpus
+from tests.documents import make_pdf as make_pdf_bytes
 
 MEMORY = 1024 * MIB
 LIMIT_SECONDS = 2.0  # a document over a limit fails well within this, not after parsing it
 CANCEL_IDLE_SECONDS = 0.5  # the parse process is gone (or idle) this soon after a cancel
-TINY_BESIDE_HUGE_SECONDS = 2.0  # the issue's bar for a tiny job while a huge one parses
+TINY_BESIDE_HUGE_SECONDS = 2.0
+# Through a parse process: its start and the pipe add to LIMIT_SECONDS (and the first one
+# waits for the forkserver to import the engine).
+POOL_LIMIT_SECONDS = 20.0  # the issue's bar for a tiny job while a huge one parses
 
 
 def _texts(path: Path, mime: str) -> list[str]:
@@ -35,7 +39,8 @@ def _texts(path: Path, mime: str) -> list[str]:
         (
             lambda p: corpus.docx_paragraph_bomb(p, 300_000),
             DOCX_MIME,
-            "document has 300,000 paragraphs; the limit is 200,000 (DOCKET_MAX_PARAGRAPHS)",
+            "document has more than 200,000 paragraphs; the limit is 200,000 "
+            "(DOCKET_MAX_PARAGRAPHS)",
         ),
         (lambda p: corpus.docx_image_bomb(p, 64 * MIB), DOCX_MIME, "DOCKET_MAX_COMPRESSION_RATIO"),
         (lambda p: corpus.html_deep(p, 1000), HTML_MIME, "(DOCKET_MAX_DEPTH)"),
@@ -148,14 +153,104 @@ async def _cancel_and_measure(pool: ParsePool, path: Path, mime: str) -> float:
         (lambda p: corpus.text_paragraphs(p, 100_000), TEXT_MIME),
         (lambda p: corpus.markdown_lines(p, 200_000), MARKDOWN_MIME),
         (lambda p: corpus.html_wide(p, 100_000), HTML_MIME),
+        (lambda p: corpus.docx_paragraph_bomb(p, 190_000), DOCX_MIME),
+        (lambda p: _pdf_pages(p, 600), PDF_MIME),
     ],
-    ids=["txt", "md", "html"],
+    ids=["txt", "md", "html", "docx", "pdf"],
 )
 async def test_cancel_stops_the_parse_process(
     tmp_path: Path, build: Callable[[Path], Path], mime: str
 ) -> None:
     path = build(tmp_path / "big")
     assert await _cancel_and_measure(_pool(), path, mime) < CANCEL_IDLE_SECONDS
+
+
+def _pdf_pages(path: Path, pages: int) -> Path:
+    path.write_bytes(make_pdf_bytes(pages=pages, lines_per_page=30))
+    return path
+
+
+# Every limit of the issue, each a generated bomb through a parse process, with limits low
+# enough that the bombs build in milliseconds (the defaults are tested above and in the
+# bench): (build, mime, limits, the message's tail).
+LIMIT_BOMBS: dict[str, tuple[Callable[[Path], Path], str, ParseLimits, str]] = {
+    "paragraphs": (
+        lambda p: corpus.docx_paragraph_bomb(p, 300_000),
+        DOCX_MIME,
+        ParseLimits(),
+        "more than 200,000 paragraphs; the limit is 200,000 (DOCKET_MAX_PARAGRAPHS)",
+    ),
+    "xml-elements": (
+        lambda p: corpus.docx_paragraph_bomb(p, 20_000),
+        DOCX_MIME,
+        ParseLimits(max_xml_elements=10_000),
+        "the limit is 10,000 (DOCKET_MAX_XML_ELEMENTS)",
+    ),
+    "docx-part-size": (
+        lambda p: corpus.docx_paragraph_bomb(p, 60_000),
+        DOCX_MIME,
+        ParseLimits(max_docx_part_bytes=MIB),
+        "of XML in word/document.xml; the limit is 1 MB (DOCKET_MAX_DOCX_PART_MB)",
+    ),
+    "compression-ratio": (
+        lambda p: corpus.docx_image_bomb(p, 64 * MIB),
+        DOCX_MIME,
+        ParseLimits(),
+        "the limit is 500 (DOCKET_MAX_COMPRESSION_RATIO)",
+    ),
+    "html-elements": (
+        lambda p: corpus.html_wide(p, 300_000),
+        HTML_MIME,
+        ParseLimits(),
+        "the limit is 200,000 (DOCKET_MAX_HTML_ELEMENTS)",
+    ),
+    "html-depth": (
+        lambda p: corpus.html_deep(p, 100_000),
+        HTML_MIME,
+        ParseLimits(),
+        "the limit is 256 (DOCKET_MAX_DEPTH)",
+    ),
+    "text-length": (
+        lambda p: corpus.text_paragraphs(p, 20_000),
+        TEXT_MIME,
+        ParseLimits(max_text_chars=1_000_000),
+        "more than 1,000,000 characters of text; the limit is 1,000,000 (DOCKET_MAX_TEXT_CHARS)",
+    ),
+    "markdown-length": (
+        lambda p: corpus.markdown_lines(p, 100_000),
+        MARKDOWN_MIME,
+        ParseLimits(max_text_chars=1_000_000),
+        "the limit is 1,000,000 (DOCKET_MAX_TEXT_CHARS)",
+    ),
+    "pages": (
+        lambda p: _pdf_pages(p, 30),
+        PDF_MIME,
+        ParseLimits(max_pages=20),
+        "document has 30 pages; the limit is 20 (DOCKET_MAX_PAGES)",
+    ),
+    "chunks": (
+        lambda p: corpus.text_paragraphs(p, 200),
+        TEXT_MIME,
+        ParseLimits(max_chunks=5),
+        "chunks; the limit is 5 (DOCKET_MAX_CHUNKS)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LIMIT_BOMBS))
+async def test_every_limit_fails_its_bomb_at_once_within_the_memory_limit(
+    tmp_path: Path, case: str
+) -> None:
+    build, mime, limits, message = LIMIT_BOMBS[case]
+    path = build(tmp_path / "bomb")
+    pool = _pool(limits=limits)
+    began = time.monotonic()
+    with pytest.raises(LimitExceeded) as caught:
+        await pool.parse(path, mime, ChunkingOptions)
+    assert message in str(caught.value)
+    # The parse process's start (the forkserver's first fork) is part of the deadline.
+    assert time.monotonic() - began < POOL_LIMIT_SECONDS
+    assert 0 < pool.last_peak_rss_bytes < MEMORY
 
 
 async def test_a_tiny_document_is_not_starved_by_a_huge_one(tmp_path: Path) -> None:
