@@ -24,21 +24,23 @@ import contextlib
 import ctypes
 import dataclasses
 import functools
+import importlib.machinery
 import logging
 import multiprocessing
 import multiprocessing.forkserver
 import resource
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from activities.parse_config import PoolConfig
 from activities.parse_run import DocumentParse, Parsed
 from activities.parsing import ChunkingOptions, ParseError, ocr_gate
-from activities.parsing.limits import MIB, LimitExceeded, ParseLimits
+from activities.parsing.limits import MIB, LimitExceeded
 from activities.parsing.types import OcrOptions
 from core.settings import Settings
 
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _CONTEXT = "forkserver"  # never fork the worker itself: it runs threads (Temporal's core)
 _PRELOAD = ["activities.parse_preload"]  # the engine and tokenizer, loaded once
+_MAIN_STANDIN = "docket.__main__"  # a main module name children do not re-import
 _KIB = 1024  # ru_maxrss and VmHWM are in KiB on Linux
 # How often the parent samples the child's address space: a child that dies by a signal
 # with its peak this close to RLIMIT_AS hit the memory limit inside C code (a failed
@@ -59,40 +62,6 @@ class ParseCrashed(RuntimeError):
     document over a limit."""
 
 
-@dataclass(frozen=True)
-class PoolConfig:
-    slots: int
-    memory_bytes: int
-    wall_seconds: float
-    cancel_grace_seconds: float
-    limits: ParseLimits = field(default_factory=ParseLimits)
-    ocr_concurrency: int = 1  # documents being OCR'd at once (DOCKET_OCR_CONCURRENCY)
-    ocr_render_dpi: int = OcrOptions.render_dpi
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PoolConfig:
-        return cls(
-            slots=settings.parse_slots,
-            memory_bytes=settings.max_parse_memory_mb * MIB,
-            wall_seconds=settings.max_parse_seconds,
-            cancel_grace_seconds=settings.parse_cancel_grace_ms / 1000,
-            limits=ParseLimits(
-                max_pages=settings.max_pages,
-                max_paragraphs=settings.max_paragraphs,
-                max_text_chars=settings.max_text_chars,
-                max_chunks=settings.max_chunks,
-                max_html_elements=settings.max_html_elements,
-                max_xml_elements=settings.max_xml_elements,
-                max_depth=settings.max_depth,
-                max_docx_part_bytes=settings.max_docx_part_mb * MIB,
-                max_compression_ratio=settings.max_compression_ratio,
-                max_image_pixels=settings.max_image_pixels,
-            ),
-            ocr_concurrency=settings.ocr_concurrency,
-            ocr_render_dpi=settings.ocr_render_dpi,
-        )
-
-
 class _OptionsRejected(Exception):
     """The job's options failed in the parent; raised in the child once pages were read."""
 
@@ -101,6 +70,15 @@ def _given(options: ChunkingOptions | None) -> ChunkingOptions:
     if options is None:
         raise _OptionsRejected
     return options
+
+
+def _main_not_rerun() -> None:
+    """A forkserver child re-runs a spec-less `__main__` by path: for a console script
+    (`docket worker`, the image's entrypoint) that is the whole CLI's import, per document.
+    Children skip a main named `….__main__` (as under `python -m docket`)."""
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
+        main.__spec__ = importlib.machinery.ModuleSpec(_MAIN_STANDIN, None)
 
 
 def _peak_rss() -> int:
@@ -154,6 +132,7 @@ class ParsePool:
 
     def __init__(self, config: PoolConfig) -> None:
         self.config = config
+        _main_not_rerun()
         self._context: Any = multiprocessing.get_context(_CONTEXT)
         self._context.set_forkserver_preload(_PRELOAD)
         # Started now, in the background: its first start (imports, tokenizer) takes seconds

@@ -193,8 +193,9 @@ class Settings(BaseSettings):
     max_parse_memory_mb: int = Field(default=2048, ge=512)  # a parse process starts at ~260 MB
     # Wall time of one document's parse; then its process is killed and the document fails.
     max_parse_seconds: float = Field(default=600.0, gt=0)
-    # After a cancel, how long a parse may take to stop by itself before it is killed.
-    parse_cancel_grace_ms: int = Field(default=50, ge=0)
+    # After a cancel, how long a parse may take to stop by itself before it is killed: none
+    # by default (the parse keeps nothing worth a clean stop; killing it idles its CPU now).
+    parse_cancel_grace_ms: int = Field(default=0, ge=0)
     max_pages: int = Field(default=50_000, ge=1)
     max_paragraphs: int = Field(default=200_000, ge=1)
     max_text_chars: int = Field(default=50_000_000, ge=1)
