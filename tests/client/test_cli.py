@@ -1,0 +1,163 @@
+"""The client CLI against the live stack: every command with --json (what scripts read),
+exit codes, and the progress bar and Ctrl-C prompt through a real pty."""
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+from docket.client import AsyncDocket
+from tests.client.conftest import DOCKET, Creds
+
+NOTES = b"# CLI notes\n\nThe CLI parses markdown.\n"
+RUN_SECONDS = 90.0
+TERMINAL = {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "40"}
+# Exit codes documented in docket/cli_output.py and the README.
+OK, FAILED_JOB, USAGE, NOT_FOUND, CANCELLED_JOB, REJECTED, INTERRUPTED = 0, 1, 2, 3, 5, 6, 130
+
+
+async def cli(creds: Creds, cwd: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *DOCKET,
+        *args,
+        env=creds.env(),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), RUN_SECONDS)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def cli_json(creds: Creds, cwd: Path, *args: str, code: int = OK) -> Any:
+    returned, out, err = await cli(creds, cwd, *args, "--json")
+    assert returned == code, (returned, out, err)
+    return json.loads(out)
+
+
+def documents(folder: Path, count: int) -> list[str]:
+    names = []
+    for i in range(count):
+        path = folder / f"doc{i}.md"
+        path.write_bytes(NOTES + f"\nDocument {i}.\n".encode())
+        names.append(str(path))
+    return names
+
+
+async def test_parse_jobs_results_with_json(creds: Creds, tmp_path: Path) -> None:
+    one = await cli_json(creds, tmp_path, "parse", *documents(tmp_path, 1), "--wait")
+    assert one["operation"] == "parse" and one["status"] == "succeeded", one
+    project = one["project_id"]
+
+    batch = await cli_json(creds, tmp_path, "parse", *documents(tmp_path, 3), "--wait")
+    assert batch["operation"] == "batch_parse" and batch["project_id"] == project
+    assert (batch["progress"]["total"], batch["progress"]["succeeded"]) == (3, 3)
+
+    listed = await cli_json(creds, tmp_path, "jobs", "list", "--operation", "batch_parse")
+    assert [job["id"] for job in listed] == [batch["id"]]
+    succeeded = await cli_json(creds, tmp_path, "jobs", "list", "--status", "succeeded")
+    assert len(succeeded) == 5  # the parse, the batch and its 3 children
+
+    got = await cli_json(creds, tmp_path, "jobs", "get", batch["id"])
+    assert got["id"] == batch["id"] and got["history"], got
+    watched_code, watched, _ = await cli(creds, tmp_path, "jobs", "watch", one["id"], "--json")
+    assert (
+        watched_code == OK and json.loads(watched.splitlines()[-1])["data"]["status"] == "succeeded"
+    )
+
+    refused = await cli_json(creds, tmp_path, "jobs", "cancel", one["id"], code=REJECTED)
+    assert refused["meaning"] == "already finished (succeeded)"
+
+    result_id = one["result"]["parse_result_id"]
+    result = await cli_json(creds, tmp_path, "results", "get", result_id)
+    assert result["id"] == result_id and result["chunks"]
+    code, markdown, _ = await cli(creds, tmp_path, "results", "get", result_id, "--markdown")
+    assert code == OK and "The CLI parses markdown." in markdown
+
+    code, _, err = await cli(creds, tmp_path, "jobs", "get", "job_" + "0" * 32)
+    assert code == NOT_FOUND and "not found" in err
+    code, _, err = await cli(creds, tmp_path, "results", "get", "pres_nope", "--project", project)
+    assert code == NOT_FOUND
+    code, _, err = await cli(creds, tmp_path, "jobs", "list", "--project", "no-such-project")
+    assert code == NOT_FOUND
+    code, _, _ = await cli(creds, tmp_path, "jobs", "frobnicate")
+    assert code == USAGE
+    code, _, err = await cli(creds, tmp_path, "parse", str(tmp_path / "missing.md"))
+    assert code == USAGE and "no such file" in err
+
+
+async def test_cancel_a_running_job(creds: Creds, tmp_path: Path, big_pdf: bytes) -> None:
+    pdf = tmp_path / "big.pdf"
+    pdf.write_bytes(big_pdf)
+    job = await cli_json(creds, tmp_path, "parse", str(pdf), "--project", "cancels")
+    answer = await cli_json(creds, tmp_path, "jobs", "cancel", job["id"], "--reason", "test")
+    assert answer["meaning"].startswith(("cancelled", "cancellation requested")), answer
+    code, out, err = await cli(creds, tmp_path, "jobs", "watch", job["id"], "--json")
+    assert code == CANCELLED_JOB, (out, err)
+    assert json.loads(out.splitlines()[-1])["data"]["status"] == "cancelled"
+
+
+def in_pty(creds: Creds, cwd: Path, args: list[str]) -> pexpect.spawn:
+    env = {**creds.env(), **TERMINAL}
+    return pexpect.spawn(
+        DOCKET[0],
+        [*DOCKET[1:], *args],
+        env=env,
+        cwd=str(cwd),
+        encoding="utf-8",
+        dimensions=(40, 200),
+        timeout=RUN_SECONDS,
+    )
+
+
+async def test_progress_bar_renders_in_a_terminal(creds: Creds, tmp_path: Path) -> None:
+    def run() -> tuple[str, int]:
+        child = in_pty(creds, tmp_path, ["parse", *documents(tmp_path, 4), "--wait"])
+        child.expect(r"docs/s")  # the bar's rate column, drawn while the batch runs
+        child.expect(pexpect.EOF)
+        child.close()
+        return child.before, child.exitstatus
+
+    tail, code = await asyncio.to_thread(run)
+    assert code == OK, tail
+    assert "4 ok" in tail and "0 pending" in tail, tail
+    assert tail.count("pres_") == 4, tail  # the result ids, printed after the bar
+
+
+@pytest.mark.parametrize("answer", ["y", ""])
+async def test_ctrl_c_asks_whether_to_cancel(
+    creds: Creds, tmp_path: Path, big_pdf: bytes, answer: str
+) -> None:
+    pdf = tmp_path / "big.pdf"
+    pdf.write_bytes(big_pdf)
+
+    def run() -> tuple[str, str, int]:
+        child = in_pty(creds, tmp_path, ["parse", str(pdf), "--wait", "--project", "ctrl-c"])
+        child.expect(r"ETA")
+        child.sendintr()
+        child.expect(r"Cancel job (job_\w+)\?")
+        job_id = child.match.group(1)
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        return job_id, child.before, child.exitstatus
+
+    job_id, tail, code = await asyncio.to_thread(run)
+    assert code == INTERRUPTED, tail
+    async with AsyncDocket(creds.url, creds.api_key, creds.account_id) as docket:
+        project = next(iter([p async for p in docket.projects.list(name="ctrl-c")]))
+        job = await docket.jobs.get(project.id, job_id)
+        if answer == "y":
+            assert "cancel" in tail, tail
+            statuses = {event.status for event in job.history or []}
+            assert job.status == "cancelled" or "cancel_requested" in statuses, job
+        else:
+            assert "keeps running" in tail, tail
+            assert not job.status.is_terminal, job  # left running, as the default says
+            await docket.jobs.cancel(project.id, job_id)  # not to load the shared worker
