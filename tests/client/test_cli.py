@@ -3,13 +3,13 @@ exit codes, and the progress bar and Ctrl-C prompt through a real pty."""
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pexpect
 import pytest
 
+from docket.cli import build_parser
 from docket.client import AsyncDocket
 from tests.client.conftest import DOCKET, Creds
 
@@ -20,25 +20,41 @@ TERMINAL = {"TERM": "xterm-256color", "COLUMNS": "200", "LINES": "40"}
 OK, FAILED_JOB, USAGE, NOT_FOUND, CANCELLED_JOB, REJECTED, INTERRUPTED = 0, 1, 2, 3, 5, 6, 130
 
 
-async def cli(creds: Creds, cwd: Path, *args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *DOCKET,
-        *args,
-        env=creds.env(),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), RUN_SECONDS)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+class Cli:
+    """Runs `docket` client commands in this process (a thread, off the loop that serves the
+    API), as `docket` parses them, against the live stack's credentials; the pty tests
+    below run the real console script."""
+
+    def __init__(self, creds: Creds, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+        for name, value in creds.env().items():
+            if name.startswith("DOCKET_"):
+                monkeypatch.setenv(name, value)
+        monkeypatch.delenv("DOCKET_PROJECT", raising=False)
+        self.capsys = capsys
+
+    async def __call__(self, *argv: str) -> tuple[int, str, str]:
+        def invoke() -> int:
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exit:  # argparse: usage errors
+                return int(exit.code or 0)
+            code: int = args.run(None, args)
+            return code
+
+        self.capsys.readouterr()
+        code = await asyncio.to_thread(invoke)
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    async def json(self, *argv: str, code: int = OK) -> Any:
+        returned, out, err = await self(*argv, "--json")
+        assert returned == code, (returned, out, err)
+        return json.loads(out)
 
 
-async def cli_json(creds: Creds, cwd: Path, *args: str, code: int = OK) -> Any:
-    returned, out, err = await cli(creds, cwd, *args, "--json")
-    assert returned == code, (returned, out, err)
-    return json.loads(out)
+@pytest.fixture
+def cli(creds: Creds, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Cli:
+    return Cli(creds, monkeypatch, capsys)
 
 
 def documents(folder: Path, count: int) -> list[str]:
@@ -50,55 +66,55 @@ def documents(folder: Path, count: int) -> list[str]:
     return names
 
 
-async def test_parse_jobs_results_with_json(creds: Creds, tmp_path: Path) -> None:
-    one = await cli_json(creds, tmp_path, "parse", *documents(tmp_path, 1), "--wait")
+async def test_parse_jobs_results_with_json(cli: Cli, tmp_path: Path) -> None:
+    one = await cli.json("parse", *documents(tmp_path, 1), "--wait")
     assert one["operation"] == "parse" and one["status"] == "succeeded", one
     project = one["project_id"]
 
-    batch = await cli_json(creds, tmp_path, "parse", *documents(tmp_path, 3), "--wait")
+    batch = await cli.json("parse", *documents(tmp_path, 3), "--wait")
     assert batch["operation"] == "batch_parse" and batch["project_id"] == project
     assert (batch["progress"]["total"], batch["progress"]["succeeded"]) == (3, 3)
 
-    listed = await cli_json(creds, tmp_path, "jobs", "list", "--operation", "batch_parse")
+    listed = await cli.json("jobs", "list", "--operation", "batch_parse")
     assert [job["id"] for job in listed] == [batch["id"]]
-    succeeded = await cli_json(creds, tmp_path, "jobs", "list", "--status", "succeeded")
+    succeeded = await cli.json("jobs", "list", "--status", "succeeded")
     assert len(succeeded) == 5  # the parse, the batch and its 3 children
 
-    got = await cli_json(creds, tmp_path, "jobs", "get", batch["id"])
+    got = await cli.json("jobs", "get", batch["id"])
     assert got["id"] == batch["id"] and got["history"], got
-    watched_code, watched, _ = await cli(creds, tmp_path, "jobs", "watch", one["id"], "--json")
+    watched_code, watched, _ = await cli("jobs", "watch", one["id"], "--json")
     assert (
         watched_code == OK and json.loads(watched.splitlines()[-1])["data"]["status"] == "succeeded"
     )
 
-    refused = await cli_json(creds, tmp_path, "jobs", "cancel", one["id"], code=REJECTED)
+    refused = await cli.json("jobs", "cancel", one["id"], code=REJECTED)
     assert refused["meaning"] == "already finished (succeeded)"
 
     result_id = one["result"]["parse_result_id"]
-    result = await cli_json(creds, tmp_path, "results", "get", result_id)
+    result = await cli.json("results", "get", result_id)
     assert result["id"] == result_id and result["chunks"]
-    code, markdown, _ = await cli(creds, tmp_path, "results", "get", result_id, "--markdown")
+    code, markdown, _ = await cli("results", "get", result_id, "--markdown")
     assert code == OK and "The CLI parses markdown." in markdown
 
-    code, _, err = await cli(creds, tmp_path, "jobs", "get", "job_" + "0" * 32)
+    code, _, err = await cli("jobs", "get", "job_" + "0" * 32)
     assert code == NOT_FOUND and "not found" in err
-    code, _, err = await cli(creds, tmp_path, "results", "get", "pres_nope", "--project", project)
+    code, _, err = await cli("results", "get", "pres_nope", "--project", project)
     assert code == NOT_FOUND
-    code, _, err = await cli(creds, tmp_path, "jobs", "list", "--project", "no-such-project")
+    code, _, err = await cli("jobs", "list", "--project", "no-such-project")
     assert code == NOT_FOUND
-    code, _, _ = await cli(creds, tmp_path, "jobs", "frobnicate")
+    code, _, _ = await cli("jobs", "frobnicate")
     assert code == USAGE
-    code, _, err = await cli(creds, tmp_path, "parse", str(tmp_path / "missing.md"))
+    code, _, err = await cli("parse", str(tmp_path / "missing.md"))
     assert code == USAGE and "no such file" in err
 
 
-async def test_cancel_a_running_job(creds: Creds, tmp_path: Path, big_pdf: bytes) -> None:
+async def test_cancel_a_running_job(cli: Cli, tmp_path: Path, big_pdf: bytes) -> None:
     pdf = tmp_path / "big.pdf"
     pdf.write_bytes(big_pdf)
-    job = await cli_json(creds, tmp_path, "parse", str(pdf), "--project", "cancels")
-    answer = await cli_json(creds, tmp_path, "jobs", "cancel", job["id"], "--reason", "test")
+    job = await cli.json("parse", str(pdf), "--project", "cancels")
+    answer = await cli.json("jobs", "cancel", job["id"], "--reason", "test")
     assert answer["meaning"].startswith(("cancelled", "cancellation requested")), answer
-    code, out, err = await cli(creds, tmp_path, "jobs", "watch", job["id"], "--json")
+    code, out, err = await cli("jobs", "watch", job["id"], "--json")
     assert code == CANCELLED_JOB, (out, err)
     assert json.loads(out.splitlines()[-1])["data"]["status"] == "cancelled"
 
