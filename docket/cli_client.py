@@ -198,37 +198,32 @@ def cmd_results_get(docket: "Docket", args: argparse.Namespace) -> int:
     return out.EXIT_OK
 
 
+def exit_code_of(err: Exception) -> int:
+    """The exit code of an SDK error (the first class in this order that matches)."""
+    from docket.client import DocketError, MissingCredentials, NotFound, Unavailable, WaitTimeout
+
+    order: list[tuple[type[Exception], int]] = [
+        (MissingCredentials, out.EXIT_USAGE),
+        (WaitTimeout, out.EXIT_TIMEOUT),
+        (NotFound, out.EXIT_NOT_FOUND),
+        (Unavailable, out.EXIT_UNAVAILABLE),
+        (DocketError, out.EXIT_REJECTED),
+    ]
+    return next(code for kind, code in order if isinstance(err, kind))
+
+
 def run_client(command: Command) -> Callable[[Any, argparse.Namespace], int]:
     """A client command as `docket` runs sub-commands: SDK errors become exit codes."""
 
     def run(settings: Any, args: argparse.Namespace) -> int:
-        from docket.client import (
-            Docket,
-            DocketError,
-            MissingCredentials,
-            NotFound,
-            Unavailable,
-            WaitTimeout,
-        )
+        from docket.client import Docket, DocketError, MissingCredentials
 
         try:
             with Docket(args.url) as docket:
                 return command(docket, args)
-        except MissingCredentials as err:
+        except (MissingCredentials, DocketError) as err:
             out.error(str(err))
-            return out.EXIT_USAGE
-        except WaitTimeout as err:
-            out.error(str(err))
-            return out.EXIT_TIMEOUT
-        except NotFound as err:
-            out.error(str(err))
-            return out.EXIT_NOT_FOUND
-        except Unavailable as err:
-            out.error(str(err))
-            return out.EXIT_UNAVAILABLE
-        except DocketError as err:
-            out.error(str(err))
-            return out.EXIT_REJECTED
+            return exit_code_of(err)
 
     return run
 

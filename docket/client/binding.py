@@ -4,7 +4,7 @@ these descriptors bind it to the transport of the client it is read from, so
 awaitable of one, both typed for mypy."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -26,52 +26,67 @@ SyncResource = Resource[SyncTransport]
 AsyncResource = Resource[AsyncTransport]
 
 
-class endpoint(Generic[P, T]):
+class _Method:
+    """Binds a resource method to the transport of the client it is read from."""
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+
+    def __get__(self, obj: Resource[Any] | None, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        transport = obj._transport
+
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            return self.send(transport, self.build(obj, *args, **kwargs))
+
+        return bound
+
+    @staticmethod
+    def send(transport: SyncTransport | AsyncTransport, built: Any) -> Any:
+        raise NotImplementedError
+
+
+class endpoint(_Method, Generic[P, T]):
     """A method that builds one Call (sent with retries per its idempotence) or a Plan."""
 
     def __init__(self, build: Callable[Concatenate[Any, P], Call[T] | Plan[T]]) -> None:
-        self.build = build
-        self.__doc__ = build.__doc__
+        super().__init__(build)
 
-    @overload
-    def __get__(self, obj: None, owner: type[Any]) -> "endpoint[P, T]": ...
-    @overload
-    def __get__(self, obj: SyncResource, owner: type[Any]) -> Callable[P, T]: ...
-    @overload
-    def __get__(self, obj: AsyncResource, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
-    def __get__(self, obj: Resource[Any] | None, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        transport = obj._transport
+    if TYPE_CHECKING:
 
-        def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-            built = self.build(obj, *args, **kwargs)
-            if isinstance(built, Call):
-                return transport.perform(built)
-            return transport.run(built)
+        @overload
+        def __get__(self, obj: None, owner: type[Any]) -> "endpoint[P, T]": ...
+        @overload
+        def __get__(self, obj: SyncResource, owner: type[Any]) -> Callable[P, T]: ...
+        @overload
+        def __get__(self, obj: AsyncResource, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
+        def __get__(self, obj: Any, owner: type[Any]) -> Any: ...  # _Method's, at run time
 
-        return bound
+    @staticmethod
+    def send(transport: SyncTransport | AsyncTransport, built: Any) -> Any:
+        return transport.perform(built) if isinstance(built, Call) else transport.run(built)
 
 
-class listing(Generic[P, Item]):
+class listing(_Method, Generic[P, Item]):
     """A list method: every item of every page, fetched page by page as it is iterated."""
 
     def __init__(self, build: Callable[Concatenate[Any, P], Paged[Item]]) -> None:
-        self.build = build
-        self.__doc__ = build.__doc__
+        super().__init__(build)
 
-    @overload
-    def __get__(self, obj: None, owner: type[Any]) -> "listing[P, Item]": ...
-    @overload
-    def __get__(self, obj: SyncResource, owner: type[Any]) -> Callable[P, Iterator[Item]]: ...
-    @overload
-    def __get__(self, obj: AsyncResource, owner: type[Any]) -> Callable[P, AsyncIterator[Item]]: ...
-    def __get__(self, obj: Resource[Any] | None, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        transport = obj._transport
+    if TYPE_CHECKING:
 
-        def bound(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return transport.iterate(self.build(obj, *args, **kwargs))
+        @overload
+        def __get__(self, obj: None, owner: type[Any]) -> "listing[P, Item]": ...
+        @overload
+        def __get__(self, obj: SyncResource, owner: type[Any]) -> Callable[P, Iterator[Item]]: ...
+        @overload
+        def __get__(
+            self, obj: AsyncResource, owner: type[Any]
+        ) -> Callable[P, AsyncIterator[Item]]: ...
+        def __get__(self, obj: Any, owner: type[Any]) -> Any: ...  # _Method's, at run time
 
-        return bound
+    @staticmethod
+    def send(transport: SyncTransport | AsyncTransport, built: Any) -> Any:
+        return transport.iterate(built)

@@ -11,21 +11,9 @@ from docket.client.resources import Files, Jobs, Parse, Projects, Results, Vecto
 from docket.client.transport import AsyncTransport, SyncTransport
 
 
-class _Resources(Generic[Mode]):
-    def __init__(self, transport: Mode) -> None:
-        self.transport: Mode = transport
-        self.config = transport.config
-        self.projects: Projects[Mode] = Projects(transport)
-        self.files: Files[Mode] = Files(transport)
-        self.parse: Parse[Mode] = Parse(transport)
-        self.results: Results[Mode] = Results(transport)
-        self.jobs: Jobs[Mode] = Jobs(transport)
-        self.vector_stores: VectorStores[Mode] = VectorStores(transport)
-
-
-class Docket(_Resources[SyncTransport]):
-    """Blocking client. Arguments left out come from DOCKET_API_URL, DOCKET_API_KEY and
-    DOCKET_ACCOUNT_ID, else from the dev stack's credentials.json."""
+class _Client(Generic[Mode]):
+    """Arguments left out come from DOCKET_API_URL, DOCKET_API_KEY and DOCKET_ACCOUNT_ID,
+    else from the dev stack's credentials.json. `http` replaces the httpx client."""
 
     def __init__(
         self,
@@ -34,10 +22,31 @@ class Docket(_Resources[SyncTransport]):
         account_id: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        http: httpx.Client | None = None,
+        http: httpx.Client | httpx.AsyncClient | None = None,
     ) -> None:
         config = ClientConfig.resolve(base_url, api_key, account_id, timeout)
-        super().__init__(SyncTransport(config, http))
+        transport = self._connect(config, http)
+        self.transport: Mode = transport
+        self.config = config
+        self.projects: Projects[Mode] = Projects(transport)
+        self.files: Files[Mode] = Files(transport)
+        self.parse: Parse[Mode] = Parse(transport)
+        self.results: Results[Mode] = Results(transport)
+        self.jobs: Jobs[Mode] = Jobs(transport)
+        self.vector_stores: VectorStores[Mode] = VectorStores(transport)
+
+    def _connect(self, config: ClientConfig, http: httpx.Client | httpx.AsyncClient | None) -> Mode:
+        raise NotImplementedError
+
+
+class Docket(_Client[SyncTransport]):
+    """Blocking client: `with Docket() as docket: docket.jobs.get(project_id, job_id)`."""
+
+    def _connect(
+        self, config: ClientConfig, http: httpx.Client | httpx.AsyncClient | None
+    ) -> SyncTransport:
+        assert http is None or isinstance(http, httpx.Client)
+        return SyncTransport(config, http)
 
     def close(self) -> None:
         self.transport.close()
@@ -51,20 +60,14 @@ class Docket(_Resources[SyncTransport]):
         self.close()
 
 
-class AsyncDocket(_Resources[AsyncTransport]):
+class AsyncDocket(_Client[AsyncTransport]):
     """The same resources as `Docket`, awaited (`async for` over the list methods)."""
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        account_id: str | None = None,
-        *,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        config = ClientConfig.resolve(base_url, api_key, account_id, timeout)
-        super().__init__(AsyncTransport(config, http))
+    def _connect(
+        self, config: ClientConfig, http: httpx.Client | httpx.AsyncClient | None
+    ) -> AsyncTransport:
+        assert http is None or isinstance(http, httpx.AsyncClient)
+        return AsyncTransport(config, http)
 
     async def close(self) -> None:
         await self.transport.close()

@@ -8,9 +8,15 @@ from core.enums import JobStatus
 
 
 class DocketError(Exception):
-    """An answer Docket gave that is not a success (or no answer at all)."""
+    """An answer Docket gave that is not a success (or no answer at all). A subclass
+    names the HTTP status it stands for: `class NotFound(DocketError, status=404)`."""
 
     status_code: int | None = None
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
 
     def __init__(self, message: str, response: httpx.Response | None = None) -> None:
         super().__init__(message)
@@ -18,47 +24,33 @@ class DocketError(Exception):
         self.response = response
 
 
-class BadRequest(DocketError):
+class BadRequest(DocketError, status=400):
     """400: the resource's state forbids the operation (e.g. cancelling a finished job)."""
 
-    status_code = 400
 
-
-class Unauthorized(DocketError):
+class Unauthorized(DocketError, status=401):
     """401: missing, unknown or revoked API key."""
 
-    status_code = 401
 
-
-class Forbidden(DocketError):
+class Forbidden(DocketError, status=403):
     """403: the key does not belong to the selected account."""
 
-    status_code = 403
 
-
-class NotFound(DocketError):
+class NotFound(DocketError, status=404):
     """404: nothing of that id in the caller's account."""
 
-    status_code = 404
 
-
-class Conflict(DocketError):
+class Conflict(DocketError, status=409):
     """409: conflicts with the resource's state or an earlier request (Idempotency-Key)."""
 
-    status_code = 409
 
-
-class PayloadTooLarge(DocketError):
+class PayloadTooLarge(DocketError, status=413):
     """413: an upload larger than the server's limit."""
 
-    status_code = 413
 
-
-class ValidationFailed(DocketError):
+class ValidationFailed(DocketError, status=422):
     """422: the request was refused; `errors` holds FastAPI's `detail` list
     (`[{"loc", "msg", "type", ...}]`)."""
-
-    status_code = 422
 
     def __init__(
         self, message: str, errors: list[dict[str, Any]], response: httpx.Response | None = None
@@ -67,10 +59,8 @@ class ValidationFailed(DocketError):
         self.errors = errors
 
 
-class Unavailable(DocketError):
+class Unavailable(DocketError, status=503):
     """503 (after the retries of an idempotent call), or the server could not be reached."""
-
-    status_code = 503
 
     def __init__(
         self, message: str, retry_after: float | None, response: httpx.Response | None = None
@@ -79,10 +69,8 @@ class Unavailable(DocketError):
         self.retry_after = retry_after
 
 
-class InsufficientStorage(DocketError):
+class InsufficientStorage(DocketError, status=507):
     """507: the server's file storage is full; nothing was stored."""
-
-    status_code = 507
 
 
 class ServerError(DocketError):
