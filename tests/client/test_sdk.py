@@ -13,6 +13,7 @@ from docket.client import (
     Conflict,
     Docket,
     Forbidden,
+    JobEvent,
     NotFound,
     Unauthorized,
     ValidationFailed,
@@ -144,3 +145,27 @@ async def test_vector_stores(creds: Creds) -> None:
         assert "deleted" in (await docket.vector_stores.delete(project.id, store.id)).message
         with pytest.raises(NotFound):
             await docket.vector_stores.get(project.id, store.id)
+
+
+EVENTS_ROUTE = "/v1/projects/{project_id}/jobs/{job_id}/events"
+
+
+async def test_wait_over_the_real_event_stream(creds: Creds) -> None:
+    """With the API's event stream (the `events` branch): wait() reads it to the terminal
+    status, in sequence order, without polling."""
+    async with async_client(creds) as docket:
+        paths = (await docket.transport.http.get("/openapi.json")).json()["paths"]
+        if EVENTS_ROUTE not in paths:
+            pytest.skip("this API has no job event stream yet (it lands with the events branch)")
+        project = await docket.projects.create("events")
+        file = await docket.files.upload(project.id, NOTES, filename="n.md")
+        batch = await docket.parse.batch(project.id, [file.id])
+        seen: list[JobEvent] = []
+        done = await docket.jobs.wait(batch, timeout=WAIT_SECONDS, on_event=seen.append)
+    assert done.status == "succeeded"
+    ids = [int(event.id) for event in seen if event.id is not None]
+    # Every event came from the stream (polling's have no id), in sequence order (the
+    # events of one transition share its number).
+    assert len(ids) == len(seen) and ids == sorted(ids), seen
+    assert {"history", "status"} <= {event.kind for event in seen}
+    assert seen[-1].kind == "status" and seen[-1].data == done
