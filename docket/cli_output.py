@@ -2,6 +2,7 @@
 tables for people."""
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -41,13 +42,20 @@ STATUS_STYLE = {
     JobStatus.FAILED: "red",
     JobStatus.CANCELLED: "dim",
 }
+# A Docket id: a prefix of up to 4 letters, an underscore and 32 hex digits.
+ID_WIDTH = 37
+# The width of tables written into a pipe or a file (a terminal gives its own).
+PIPED_WIDTH = 160
 JOB_COLUMNS = ("id", "operation", "status", "created_at", "completed_at", "error")
 
 
 def console(stderr: bool = False) -> "Console":
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    found = Console(stderr=stderr, highlight=False)
+    if not found.is_terminal and "COLUMNS" not in os.environ:
+        found.width = PIPED_WIDTH  # rich's 80 columns would cut a table of ids and times
+    return found
 
 
 def write_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
@@ -74,9 +82,14 @@ def status_text(status: JobStatus) -> str:
 
 
 def job_table(jobs: Iterable["JobEntity"]) -> None:
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table(*JOB_COLUMNS)
+    # Ids are what a reader copies into the next command: never cut, the rest may wrap.
+    columns = [
+        Column(name, no_wrap=name == "id", min_width=ID_WIDTH if name == "id" else None)
+        for name in JOB_COLUMNS
+    ]
+    table = Table(*columns)
     for job in jobs:
         values = [cell(getattr(job, column)) for column in JOB_COLUMNS]
         values[JOB_COLUMNS.index("status")] = status_text(job.status)

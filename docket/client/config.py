@@ -53,14 +53,13 @@ class ClientConfig:
         account_id: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> "ClientConfig":
-        dev: dict[str, str] = {}
-        if not (base_url or os.environ.get(URL_VARIABLE)) or not (
-            api_key or os.environ.get(KEY_VARIABLE)
-        ):
+        url = base_url or os.environ.get(URL_VARIABLE)
+        key = api_key or os.environ.get(KEY_VARIABLE)
+        account = account_id or os.environ.get(ACCOUNT_VARIABLE)
+        if not url or not key or not account:
             dev = _dev_credentials()
-        url = base_url or os.environ.get(URL_VARIABLE) or dev.get("api_url")
-        key = api_key or os.environ.get(KEY_VARIABLE) or dev.get("api_key")
-        account = account_id or os.environ.get(ACCOUNT_VARIABLE) or dev.get("account_id")
+            url, key = url or dev.get("api_url"), key or dev.get("api_key")
+            account = account or dev.get("account_id")
         if not url or not key or not account:
             raise MissingCredentials(
                 f"set {URL_VARIABLE}, {KEY_VARIABLE} and {ACCOUNT_VARIABLE} (or pass them), "

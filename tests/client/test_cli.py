@@ -96,6 +96,16 @@ async def test_parse_jobs_results_with_json(cli: Cli, tmp_path: Path) -> None:
     code, markdown, _ = await cli("results", "get", result_id, "--markdown")
     assert code == OK and "The CLI parses markdown." in markdown
 
+    # The same commands for people: tables and plain lines.
+    code, table, _ = await cli("jobs", "list")
+    assert code == OK and batch["id"] in table and "succeeded" in table
+    code, details, _ = await cli("jobs", "get", one["id"])
+    assert code == OK and "history" in details and "Job created" in details, details
+    code, summary, _ = await cli("results", "get", result_id)
+    assert code == OK and "page_count" in summary and result_id in summary
+    code, lines, _ = await cli("parse", *documents(tmp_path, 1), "--wait")
+    assert code == OK and "succeeded" in lines and "pres_" in lines, lines
+
     code, _, err = await cli("jobs", "get", "job_" + "0" * 32)
     assert code == NOT_FOUND and "not found" in err
     code, _, err = await cli("results", "get", "pres_nope", "--project", project)
