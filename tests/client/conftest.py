@@ -36,7 +36,6 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     port = find_free_port(0)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
 
     async def started() -> bool:

@@ -97,6 +97,22 @@ async def test_batch_and_pagination_with_the_blocking_client(creds: Creds) -> No
     await asyncio.to_thread(scenario)
 
 
+async def test_a_resent_creation_is_the_same_job(creds: Creds) -> None:
+    """Job creations carry an Idempotency-Key fixed when the call is built, which is what
+    makes retrying them after a 503 safe: sending one call twice makes one job."""
+    from docket.client.resources import Parse
+
+    async with async_client(creds) as docket:
+        project = await docket.projects.create("resend")
+        file = await docket.files.upload(project.id, NOTES, filename="n.md")
+        call = Parse.create.build(docket.parse, project.id, file.id)
+        first = await docket.transport.perform(call)
+        again = await docket.transport.perform(call)
+        assert again.id == first.id
+        assert [job.id async for job in docket.jobs.list(project.id)] == [first.id]
+        await docket.jobs.wait(first, timeout=WAIT_SECONDS)
+
+
 async def test_every_error_class(creds: Creds, tmp_path: Path) -> None:
     async with async_client(creds) as docket:
         project = await docket.projects.create("errors")
