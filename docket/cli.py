@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         "setup", help="register Docket's search attributes in TEMPORAL_NAMESPACE (idempotent)"
     )
     setup.set_defaults(run=cmd_temporal_setup)
+    from docket.cli_client import add_commands
+
+    add_commands(sub)  # parse, jobs, results: the SDK from a shell (docket/cli_client.py)
     return parser
 
 
