@@ -1,0 +1,304 @@
+"""Webhooks against real Postgres and Temporal, delivered to a real local HTTP receiver:
+registration and its checks, the outbox of every terminal path, signatures verified with an
+independent implementation (the `standardwebhooks` package), retries with backoff, final
+failures, and every attempt listed."""
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+from temporalio.client import Client
+
+from activities.webhooks import WebhookActivities
+from api.app import create_app
+from api.deps import AppState
+from core.contracts import attempts_within
+from core.enums import JobStatus
+from core.settings import Settings
+from core.storage import FileStorage
+from core.webhooks import RefusedTarget, check_target
+from db.transitions import Transition, transition
+from docket.reconciler import WebhookDispatcher
+from docket.worker import build_worker
+from tests.api.live_server import Answer, Receiver, serve
+from tests.api.test_events import new_job
+from tests.helpers import eventually
+
+DAY = 24 * 3600.0
+EVERY_EVENT = ["job.succeeded", "job.failed", "job.cancelled", "job.partially_succeeded"]
+
+
+@dataclass
+class Hooks:
+    api: httpx.AsyncClient
+    settings: Settings
+    client: Client
+
+
+@pytest.fixture(scope="module")
+async def hooks(settings: Settings, pool: asyncpg.Pool, client: Client) -> AsyncIterator[Hooks]:
+    """An API that accepts local receivers, and a worker with the dispatcher on its own
+    task queue, with a short retry schedule (7 attempts over about a second)."""
+    tuned = settings.model_copy(
+        update={
+            "task_queue": f"webhooks-{uuid.uuid4().hex}",
+            "webhooks_allow_private": True,
+            "webhook_timeout_seconds": 1.0,
+            "webhook_retry_first_seconds": 0.1,
+            "webhook_retry_longest_seconds": 0.2,
+            "webhook_retry_window_seconds": 1.0,
+            "webhook_sweep_seconds": 0.5,
+        }
+    )
+    worker = build_worker(client, tuned, WebhookActivities(pool, tuned).all())
+    dispatcher = WebhookDispatcher(pool, client, tuned)
+    async with worker:
+        dispatching = asyncio.create_task(dispatcher.run())
+        app = create_app(tuned, AppState(tuned, pool, client, FileStorage(tuned.storage_dir)))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://docket.test") as api:
+            yield Hooks(api, tuned, client)
+        dispatching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatching
+
+
+@contextlib.asynccontextmanager
+async def receiving(script: list[Answer] | None = None) -> AsyncIterator[tuple[Receiver, str]]:
+    receiver = Receiver(script)
+    async with serve(receiver, lifespan="off") as url:
+        try:
+            yield receiver, url
+        finally:
+            receiver.release.set()
+
+
+async def new_project(hooks: Hooks, headers: dict[str, str]) -> str:
+    made = await hooks.api.post("/v1/projects", json={"name": "hooks"}, headers=headers)
+    assert made.status_code == 200, made.text
+    project: str = made.json()["id"]
+    return project
+
+
+async def register(
+    hooks: Hooks, headers: dict[str, str], project: str, url: str, **more: Any
+) -> dict[str, Any]:
+    body = {"url": url, "events": EVERY_EVENT, **more}
+    made = await hooks.api.post(f"/v1/projects/{project}/webhooks", json=body, headers=headers)
+    assert made.status_code == 200, made.text
+    created: dict[str, Any] = made.json()
+    return created
+
+
+async def deliveries(
+    hooks: Hooks, headers: dict[str, str], project: str, webhook_id: str
+) -> list[dict[str, Any]]:
+    url = f"/v1/projects/{project}/webhooks/{webhook_id}/deliveries"
+    listed = await hooks.api.get(url, headers=headers)
+    assert listed.status_code == 200, listed.text
+    items: list[dict[str, Any]] = listed.json()["items"]
+    return items
+
+
+async def ended(
+    hooks: Hooks, headers: dict[str, str], project: str, webhook_id: str
+) -> dict[str, Any]:
+    """The (single) delivery of the endpoint, once it is no longer pending."""
+    [delivery] = await eventually(
+        lambda: deliveries(hooks, headers, project, webhook_id),
+        lambda found: len(found) == 1 and found[0]["status"] != "pending",
+    )
+    result = await hooks.client.get_workflow_handle(delivery["id"]).result()
+    assert result == delivery["status"]
+    return delivery
+
+
+async def finished_job(pool: asyncpg.Pool, project: str, to: JobStatus) -> str:
+    job_id = await new_job(pool, project)
+    await transition(pool, job_id, Transition(JobStatus.RUNNING))
+    assert await transition(pool, job_id, Transition(to, error="x" if to == "failed" else None))
+    return job_id
+
+
+async def test_register_list_get_delete(hooks: Hooks, headers: dict[str, str]) -> None:
+    project = await new_project(hooks, headers)
+    base = f"/v1/projects/{project}/webhooks"
+    created = await register(hooks, headers, project, "https://example.com/hook")
+    assert created["secret"].startswith("whsec_") and created["events"] == sorted(EVERY_EVENT)
+    given = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    mine = await register(hooks, headers, project, "https://example.com/b", secret=given)
+    assert mine["secret"] == given
+    shown = await hooks.api.get(f"{base}/{created['id']}", headers=headers)
+    assert shown.status_code == 200 and "secret" not in shown.json()
+    listed = (await hooks.api.get(base, headers=headers)).json()
+    assert {w["id"] for w in listed["items"]} == {created["id"], mine["id"]}
+    assert all("secret" not in w for w in listed["items"])
+    gone = await hooks.api.delete(f"{base}/{created['id']}", headers=headers)
+    assert gone.status_code == 200 and gone.json()["deleted"] is True
+    assert (await hooks.api.get(f"{base}/{created['id']}", headers=headers)).status_code == 404
+    assert (await hooks.api.delete(f"{base}/{created['id']}", headers=headers)).status_code == 404
+    listed = (await hooks.api.get(base, headers=headers)).json()
+    assert [w["id"] for w in listed["items"]] == [mine["id"]]
+    for bad in (
+        {"url": "https://example.com", "events": ["job.exploded"]},
+        {"url": "https://example.com", "events": []},
+        {"url": "https://example.com", "events": EVERY_EVENT, "secret": "short"},
+    ):
+        refused = await hooks.api.post(base, json=bad, headers=headers)
+        assert refused.status_code == 422, bad
+
+
+async def test_another_accounts_webhooks_are_not_found(
+    hooks: Hooks, headers: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    from db.accounts import create_key
+
+    project = await new_project(hooks, headers)
+    hook = await register(hooks, headers, project, "https://example.com/hook")
+    async with pool.acquire() as conn:
+        other = await create_key(conn, f"other-{uuid.uuid4().hex}")
+    stranger = {"x-api-key": other.api_key, "x-selected-account-id": other.account_id}
+    base = f"/v1/projects/{project}/webhooks"
+    for method, url in (
+        ("GET", base),
+        ("GET", f"{base}/{hook['id']}"),
+        ("DELETE", f"{base}/{hook['id']}"),
+        ("GET", f"{base}/{hook['id']}/deliveries"),
+    ):
+        response = await hooks.api.request(method, url, headers=stranger)
+        assert response.status_code == 404, (method, url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
+async def test_private_and_non_http_targets_are_refused(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, url: str
+) -> None:
+    """The suite's own settings do not allow private targets (the default)."""
+    body = {"url": url, "events": ["job.succeeded"]}
+    refused = await api.post(f"/v1/projects/{project}/webhooks", json=body, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["loc"] == ["body", "url"]
+
+
+async def test_a_public_address_is_accepted_and_refusal_is_checked_at_delivery_too() -> None:
+    await check_target("https://93.184.215.14/hook", allow_private=False)
+    with pytest.raises(RefusedTarget):
+        await check_target("http://localhost:9/hook", allow_private=False)
+    await check_target("http://localhost:9/hook", allow_private=True)
+
+
+async def test_every_terminal_path_delivers_a_signed_job_verified_independently(
+    hooks: Hooks, headers: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    project = await new_project(hooks, headers)
+    async with receiving() as (receiver, url):
+        hook = await register(hooks, headers, project, f"{url}/hook")
+        # The worker's path (a transition statement) ...
+        job_id = await finished_job(pool, project, JobStatus.SUCCEEDED)
+        delivery = await ended(hooks, headers, project, hook["id"])
+        # ... and the API's one-statement cancel of a pending job.
+        pending = await new_job(pool, project)
+        cancel = f"/v1/projects/{project}/jobs/{pending}/cancel"
+        assert (await hooks.api.post(cancel, headers=headers)).status_code == 200
+        both = await eventually(
+            lambda: deliveries(hooks, headers, project, hook["id"]),
+            lambda found: len(found) == 2 and all(d["status"] == "succeeded" for d in found),
+        )
+    assert delivery["status"] == "succeeded" and delivery["job_id"] == job_id
+    assert delivery["event"] == "job.succeeded"
+    [attempt] = delivery["attempts"]
+    assert attempt["attempt"] == 1 and attempt["status_code"] == 200
+    assert {d["event"] for d in both} == {"job.succeeded", "job.cancelled"}
+    assert len(receiver.received) == 2
+    first = receiver.received[0]
+    assert first.headers["webhook-id"] == delivery["id"]
+    payload = Webhook(hook["secret"]).verify(first.body, first.headers)
+    job = (await hooks.api.get(f"/v1/projects/{project}/jobs/{job_id}", headers=headers)).json()
+    assert payload == job == json.loads(first.body)
+    with pytest.raises(Exception, match="signature"):
+        Webhook("whsec_" + "A" * 32).verify(first.body, first.headers)
+
+
+async def test_a_receiver_failing_three_times_then_succeeding(
+    hooks: Hooks, headers: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    project = await new_project(hooks, headers)
+    # A 500, a 429, a timeout (held past the 1 s attempt timeout), then 200.
+    async with receiving([500, 429, None]) as (receiver, url):
+        hook = await register(hooks, headers, project, url, events=["job.failed"])
+        await finished_job(pool, project, JobStatus.SUCCEEDED)  # not subscribed
+        await finished_job(pool, project, JobStatus.FAILED)
+        delivery = await ended(hooks, headers, project, hook["id"])
+    assert delivery["status"] == "succeeded" and delivery["event"] == "job.failed"
+    codes = [(a["attempt"], a["status_code"]) for a in delivery["attempts"]]
+    assert codes == [(1, 500), (2, 429), (3, None), (4, 200)]
+    assert "Timeout" in delivery["attempts"][2]["error"]
+    assert {r.headers["webhook-id"] for r in receiver.received} == {delivery["id"]}
+    assert len(receiver.received) == 4
+    for request in receiver.received:
+        Webhook(hook["secret"]).verify(request.body, request.headers)
+
+
+@pytest.mark.parametrize("code", [400, 404, 410, 302])
+async def test_a_4xx_or_a_redirect_ends_the_delivery_failed(
+    hooks: Hooks, headers: dict[str, str], pool: asyncpg.Pool, code: int
+) -> None:
+    project = await new_project(hooks, headers)
+    async with receiving([code]) as (receiver, url):
+        hook = await register(hooks, headers, project, f"{url}/hook")
+        await finished_job(pool, project, JobStatus.CANCELLED)
+        delivery = await ended(hooks, headers, project, hook["id"])
+    assert delivery["status"] == "failed"
+    assert [a["status_code"] for a in delivery["attempts"]] == [code]
+    assert [r.path for r in receiver.received] == ["/hook"]  # the redirect was not followed
+
+
+async def test_retries_are_bounded_then_the_delivery_fails(
+    hooks: Hooks, headers: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    project = await new_project(hooks, headers)
+    s = hooks.settings
+    bound = attempts_within(
+        s.webhook_retry_first_seconds,
+        s.webhook_retry_longest_seconds,
+        s.webhook_retry_window_seconds,
+    )
+    async with receiving([503] * bound) as (receiver, url):
+        hook = await register(hooks, headers, project, url)
+        await finished_job(pool, project, JobStatus.SUCCEEDED)
+        delivery = await ended(hooks, headers, project, hook["id"])
+    assert delivery["status"] == "failed"
+    assert [a["status_code"] for a in delivery["attempts"]] == [503] * bound
+    assert len(receiver.received) == bound
+
+
+def test_the_default_schedule_retries_for_a_day() -> None:
+    fields = Settings.model_fields
+    first = fields["webhook_retry_first_seconds"].default
+    longest = fields["webhook_retry_longest_seconds"].default
+    attempts = attempts_within(first, longest, fields["webhook_retry_window_seconds"].default)
+    waits = [min(first * 2**n, longest) for n in range(attempts - 1)]
+    assert sum(waits) >= DAY > sum(waits[:-1])
+    assert 20 < attempts < 50
