@@ -10,6 +10,7 @@ mid-attempt is covered the same way: the attempt times out and runs again elsewh
 
 import json
 import logging
+import ssl
 import time
 from typing import Any
 
@@ -43,13 +44,14 @@ def final(code: int) -> str | None:
 class WebhookActivities:
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool, self.settings = pool, settings
-        self._http: httpx.AsyncClient | None = None
+        self._tls: ssl.SSLContext | None = None
 
     def http(self) -> httpx.AsyncClient:
-        # Created on first use, inside the worker's event loop; redirects are never followed.
-        if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False)
-        return self._http
+        """A client for one attempt (closed with it: no connection outlives an attempt);
+        the TLS context, costly to build, is built once. Redirects are never followed."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return httpx.AsyncClient(follow_redirects=False, verify=self._tls)
 
     async def _end(self, delivery_id: str, status: str) -> str:
         await webhooks.settle(self.pool, delivery_id, status)
@@ -73,9 +75,10 @@ class WebhookActivities:
             await check_target(sending.url, self.settings.webhooks_allow_private)
             body = json.dumps(json.loads(sending.job), separators=(",", ":")).encode()
             signed = headers(sending.secret, inp.delivery_id, int(time.time()), body)
-            response = await self.http().post(
-                sending.url, content=body, headers=signed, timeout=inp.attempt_timeout_seconds
-            )
+            async with self.http() as http:
+                response = await http.post(
+                    sending.url, content=body, headers=signed, timeout=inp.attempt_timeout_seconds
+                )
             code = response.status_code
         except RefusedTarget as err:
             error, refused = str(err), True
