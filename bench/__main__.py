@@ -22,6 +22,7 @@ from bench import (
     cancel_latency,
     cancel_pending,
     convergence,
+    events,
     get_job,
     hostile,
     job_creation,
@@ -32,6 +33,7 @@ from bench import (
     rechunk,
     vector_indexing,
     vector_search,
+    webhooks,
 )
 from bench.report import RESULTS_DIR, machine, results_path, write
 from bench.sizes import FULL, QUICK, Sizes
@@ -45,6 +47,8 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     cancel_pending,
     job_creation,
     get_job,
+    events,
+    webhooks,
     observability,
     list_jobs,
     parse_throughput,

@@ -45,6 +45,8 @@ class Sizes:
     ocr_pages: int = 2
     ocr_big_pages: int = 4
     ocr_cancel_runs: int = 2
+    # job events: SSE streams open at once on the API process
+    open_streams: int = 10
 
 
 FULL = Sizes(
@@ -76,6 +78,7 @@ FULL = Sizes(
     ocr_pages=50,
     ocr_big_pages=200,
     ocr_cancel_runs=10,
+    open_streams=1_000,
 )
 
 QUICK = Sizes(
