@@ -54,6 +54,18 @@ async def stream(
         yield response, SSEReader(response)
 
 
+@contextlib.asynccontextmanager
+async def fresh_stream(
+    live: Live, pool: asyncpg.Pool, headers: dict[str, str], project: str
+) -> AsyncIterator[tuple[str, SSEReader]]:
+    """A new pending job's stream, past its replay (`created`, then the status)."""
+    job_id = await new_job(pool, project)
+    async with stream(live, headers, project, job_id) as (_, reader):
+        await expect(reader, HISTORY)
+        await expect(reader, STATUS)
+        yield job_id, reader
+
+
 async def get_job(live: Live, headers: dict[str, str], project: str, job_id: str) -> dict[str, Any]:
     async with httpx.AsyncClient() as http:
         response = await http.get(
@@ -192,10 +204,7 @@ async def test_progress_of_a_parent_follows_its_children(
 async def test_keep_alive_comments_while_idle(
     live: Live, pool: asyncpg.Pool, headers: dict[str, str], project: str
 ) -> None:
-    job_id = await new_job(pool, project)
-    async with stream(live, headers, project, job_id) as (_, reader):
-        await expect(reader, HISTORY)
-        await expect(reader, STATUS)
+    async with fresh_stream(live, pool, headers, project) as (job_id, reader):
         waiting = asyncio.create_task(reader.next())  # collects comments meanwhile
         await eventually(lambda: reader_comments(reader), lambda c: "keep-alive" in c)
         await transition(pool, job_id, Transition(JobStatus.CANCELLED))
@@ -227,10 +236,7 @@ async def test_streams_beyond_the_bound_get_503_with_retry_after(
 async def test_a_killed_listener_reconnects_and_streams_catch_up(
     live: Live, pool: asyncpg.Pool, headers: dict[str, str], project: str
 ) -> None:
-    job_id = await new_job(pool, project)
-    async with stream(live, headers, project, job_id) as (_, reader):
-        await expect(reader, HISTORY)
-        await expect(reader, STATUS)
+    async with fresh_stream(live, pool, headers, project) as (job_id, reader):
         listener = live.hub.listener
         before = listener.connects
         pid = listener.server_pid()
