@@ -184,6 +184,10 @@ class WebhookDispatcher:
                 task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # The dispatcher runs in a worker of this task queue: it may take the first
+                # workflow task itself (no round trip through the queue) where the server
+                # allows eager starts; otherwise this is an ordinary start.
+                request_eager_start=True,
             )
 
     async def dispatch_once(self) -> int:

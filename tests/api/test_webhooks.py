@@ -25,6 +25,7 @@ from core.enums import JobStatus
 from core.settings import Settings
 from core.storage import FileStorage
 from core.webhooks import RefusedTarget, check_target
+from db import convergence
 from db.transitions import Transition, transition
 from docket.reconciler import WebhookDispatcher
 from docket.worker import build_worker
@@ -41,6 +42,7 @@ class Hooks:
     api: httpx.AsyncClient
     settings: Settings
     client: Client
+    dispatcher: WebhookDispatcher
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,7 @@ async def hooks(settings: Settings, pool: asyncpg.Pool, client: Client) -> Async
         app = create_app(tuned, AppState(tuned, pool, client, FileStorage(tuned.storage_dir)))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://docket.test") as api:
-            yield Hooks(api, tuned, client)
+            yield Hooks(api, tuned, client, dispatcher)
         dispatching.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await dispatching
@@ -222,16 +224,23 @@ async def test_every_terminal_path_delivers_a_signed_job_verified_independently(
         pending = await new_job(pool, project)
         cancel = f"/v1/projects/{project}/jobs/{pending}/cancel"
         assert (await hooks.api.post(cancel, headers=headers)).status_code == 200
-        both = await eventually(
+        # ... and the convergence loop's settlement of a job whose workflow was lost.
+        lost = await new_job(pool, project)
+        assert await convergence.settle(pool, lost, False, None, "its workflow was lost")
+        every = await eventually(
             lambda: deliveries(hooks, headers, project, hook["id"]),
-            lambda found: len(found) == 2 and all(d["status"] == "succeeded" for d in found),
+            lambda found: len(found) == 3 and all(d["status"] == "succeeded" for d in found),
         )
     assert delivery["status"] == "succeeded" and delivery["job_id"] == job_id
     assert delivery["event"] == "job.succeeded"
     [attempt] = delivery["attempts"]
     assert attempt["attempt"] == 1 and attempt["status_code"] == 200
-    assert {d["event"] for d in both} == {"job.succeeded", "job.cancelled"}
-    assert len(receiver.received) == 2
+    assert {(d["job_id"], d["event"]) for d in every} == {
+        (job_id, "job.succeeded"),
+        (pending, "job.cancelled"),
+        (lost, "job.failed"),
+    }
+    assert len(receiver.received) == 3
     first = receiver.received[0]
     assert first.headers["webhook-id"] == delivery["id"]
     payload = Webhook(hook["secret"]).verify(first.body, first.headers)
@@ -302,3 +311,21 @@ def test_the_default_schedule_retries_for_a_day() -> None:
     waits = [min(first * 2**n, longest) for n in range(attempts - 1)]
     assert sum(waits) >= DAY > sum(waits[:-1])
     assert 20 < attempts < 50
+
+
+async def test_a_delivery_whose_notification_was_missed_is_swept_up(
+    hooks: Hooks, headers: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    project = await new_project(hooks, headers)
+    async with receiving() as (receiver, url):
+        hook = await register(hooks, headers, project, url)
+        listener = hooks.dispatcher.listener
+        before, pid = listener.connects, listener.server_pid()
+        assert pid is not None
+        assert await pool.fetchval("SELECT pg_terminate_backend($1)", pid)
+        await eventually(lambda: asyncio.sleep(0, listener.connected.is_set()), lambda up: not up)
+        job_id = await finished_job(pool, project, JobStatus.SUCCEEDED)
+        assert listener.connects == before  # its NOTIFY went to nobody
+        delivery = await ended(hooks, headers, project, hook["id"])
+    assert delivery["status"] == "succeeded" and delivery["job_id"] == job_id
+    assert len(receiver.received) == 1
