@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Response
 
 from api.auth import CallerDep, admit
 from api.deps import PoolDep, SettingsDep
-from api.guards import ActiveProjectDep, GateDep
+from api.guards import GateDep, Project, project_of_caller
 from api.params import ProjectId, paging
 from api.responses import COMMON_ERRORS, invalid, not_found, raw_json, raw_list
 from api.schemas import ListResponse
@@ -34,9 +34,13 @@ Paging = Annotated[PageRequest, Depends(paging("created_at", "id"))]
 
 @router.post("", response_model=CreatedWebhook, summary="Create Webhook")
 async def create_webhook(
-    project: ActiveProjectDep, body: CreateWebhookRequest, pool: PoolDep, settings: SettingsDep
+    project: Annotated[Project, Depends(project_of_caller)],
+    body: CreateWebhookRequest,
+    pool: PoolDep,
+    settings: SettingsDep,
 ) -> Response:
-    """The secret (given, or generated) is in this response only."""
+    """The secret (given, or generated) is in this response only. An archived project may
+    have webhooks too (its running jobs still end)."""
     try:
         await check_target(body.url, settings.webhooks_allow_private)
     except RefusedTarget as err:
