@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 from standardwebhooks.webhooks import Webhook
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -22,6 +23,7 @@ from tests.reliability.processes import Workers, api_client, new_tenant, worker_
 ATTEMPT_TIMEOUT = "1"  # seconds: the dead worker's attempt is retried soon after
 
 
+@pytest.mark.slow  # kills and restarts worker processes: ~40 s on a loaded machine
 async def test_a_worker_killed_mid_delivery_loses_nothing(
     settings: Settings,
     pool: asyncpg.Pool,
