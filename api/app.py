@@ -1,5 +1,6 @@
 """The FastAPI app factory. The lifespan owns the pool and the Temporal client."""
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -14,13 +15,14 @@ from temporalio.client import Client
 from api import errors, metrics, tracing
 from api.auth import ACCOUNT_HEADER, API_KEY_HEADER
 from api.deps import AppState, PoolDep
-from api.routers import chunk, files, jobs, parse, projects, vector_stores
+from api.routers import chunk, events, files, jobs, parse, projects, vector_stores, webhooks
 from core.metrics import metrics_server
 from core.settings import Settings
 from core.storage import open_storage
 from core.temporal import connect
 from core.tracing import temporal_interceptors, tracer_provider
-from db.pool import create_pool, ping
+from db.events import EventHub
+from db.pool import create_pool, ping, require_database_url
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,20 @@ def declare_security(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+@contextlib.asynccontextmanager
+async def event_hub(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """The process's ONE listening connection for job events, fanned out to its streams."""
+    hub = EventHub(require_database_url(settings), settings.max_event_streams)
+    app.state.events = hub
+    listening = asyncio.create_task(hub.run())
+    try:
+        yield
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+
+
 def create_app(
     settings: Settings, state: AppState | None = None, traces: TracerProvider | None = None
 ) -> FastAPI:
@@ -77,9 +93,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if state is not None:
-            yield
-            return
+        async with event_hub(app, settings):
+            if state is not None:
+                yield
+                return
+            async with owned_state(app):
+                yield
+
+    @contextlib.asynccontextmanager
+    async def owned_state(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings)
         try:
             client = await connect(settings, lazy=True)
@@ -117,6 +139,8 @@ def create_app(
         tracing.install(app, provider)
     for router in (projects.router, files.router, parse.router, chunk.router, jobs.router):
         app.include_router(router)
+    app.include_router(events.router)
+    app.include_router(webhooks.router)
     app.include_router(vector_stores.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from core.storage import Storage
+from db.events import EventHub
 from workflows.registry import Registry, default_registry
 
 
@@ -57,3 +58,12 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+
+
+async def get_events(request: Request) -> EventHub:
+    """The process's event hub (the lifespan starts it, see api/app.py)."""
+    hub: EventHub = request.app.state.events
+    return hub
+
+
+EventsDep = Annotated[EventHub, Depends(get_events)]

@@ -22,6 +22,7 @@ from bench import (
     cancel_latency,
     cancel_pending,
     convergence,
+    events,
     get_job,
     hostile,
     job_creation,
@@ -33,6 +34,7 @@ from bench import (
     storage,
     vector_indexing,
     vector_search,
+    webhooks,
 )
 from bench.report import RESULTS_DIR, machine, results_path, write
 from bench.sizes import FULL, QUICK, Sizes
@@ -46,6 +48,8 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     cancel_pending,
     job_creation,
     get_job,
+    events,
+    webhooks,
     observability,
     list_jobs,
     parse_throughput,

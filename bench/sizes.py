@@ -49,6 +49,8 @@ class Sizes:
     storage_rounds: int = 2
     storage_upload_mib: int = 1
     storage_pdf_pages: int = 5
+    # job events: SSE streams open at once on the API process
+    open_streams: int = 10
 
 
 FULL = Sizes(
@@ -83,6 +85,7 @@ FULL = Sizes(
     storage_rounds=5,
     storage_upload_mib=32,
     storage_pdf_pages=200,
+    open_streams=1_000,
 )
 
 QUICK = Sizes(

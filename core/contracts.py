@@ -93,3 +93,30 @@ class BatchOutcome:
     cancelled: int
     # False when the batch had already been settled (by the API or the reconciler).
     moved: bool = True
+
+
+@dataclass(frozen=True)
+class WebhookDeliveryInput:
+    """One webhook delivery (workflow id = delivery id = the `webhook-id` header). The
+    schedule comes from Settings at start time: workflows must not read the environment."""
+
+    delivery_id: str
+    attempt_timeout_seconds: float
+    first_retry_seconds: float
+    longest_retry_seconds: float
+    maximum_attempts: int
+
+
+# Each wait of the backoff doubles the last, up to the longest wait.
+WEBHOOK_BACKOFF = 2.0
+
+
+def attempts_within(first_seconds: float, longest_seconds: float, window_seconds: float) -> int:
+    """How many attempts exponential backoff (first wait, doubling up to the longest) makes
+    before its waits add up to `window_seconds`: the bound of a delivery's retries."""
+    attempts, waited, wait = 1, 0.0, first_seconds
+    while waited < window_seconds:
+        waited += wait
+        wait = min(wait * WEBHOOK_BACKOFF, longest_seconds)
+        attempts += 1
+    return attempts

@@ -12,6 +12,7 @@ class IdPrefix(StrEnum):
     JOB = "job"
     PARSE_RESULT = "pres"
     VECTOR_STORE = "vs"
+    WEBHOOK = "wh"
 
 
 def new_id(prefix: IdPrefix) -> str:

@@ -218,6 +218,23 @@ class Settings(BaseSettings):
     # recogniser near its native 48 px line height (README, "OCR": CER by resolution).
     ocr_render_dpi: int = Field(default=300, ge=72, le=600)
 
+    # --- Job events and webhooks (README, "Events" and "Webhooks").
+    # Open event streams one API process serves; beyond them a new stream gets 503.
+    max_event_streams: int = Field(default=2000, ge=1)
+    event_stream_retry_after_seconds: int = Field(default=5, ge=1)  # the 503's Retry-After
+    event_keepalive_seconds: float = Field(default=15.0, gt=0)  # an SSE comment this often
+    # Private, loopback and link-local webhook targets are refused unless this is set
+    # (tests and `docket dev` set it: their receivers run on this machine).
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)  # one attempt, then cut off
+    # Retries on timeouts, 5xx and 429: exponential backoff from the first wait up to the
+    # longest, for the window (24 h); the attempt count follows from the three.
+    webhook_retry_first_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_longest_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_window_seconds: float = Field(default=86400.0, gt=0)
+    # The sweep that starts any delivery whose notification was missed.
+    webhook_sweep_seconds: float = Field(default=30.0, gt=0)
+
 
 def get_settings(**overrides: object) -> Settings:
     """Build settings from the environment; keyword overrides win (used by the CLI and tests)."""

@@ -24,6 +24,13 @@ class Channel(StrEnum):
     # A cancel of a running job was accepted: payload = the job id. Sent by the statement
     # that marks the job (db/transitions.py CANCEL_REQUESTED).
     CANCEL = "docket_cancel"
+    # A job changed (one per history event: every transition appends one): payload = the
+    # job id, then its parent's if it has one. Sent by a trigger on job_events (migration
+    # 0008), so every statement that changes a job sends it; the API's event streams.
+    JOB = "docket_job"
+    # A job ended and has webhook deliveries to start: payload = the job id. Sent by the
+    # outbox trigger on jobs (migration 0009); the workers' webhook dispatcher.
+    WEBHOOK = "docket_webhook"
 
 
 Handler = Callable[[str], object]
@@ -104,3 +111,7 @@ class Listener:
         """Close the connection as a network fault would (tests)."""
         if self._conn is not None:
             self._conn.terminate()
+
+    def server_pid(self) -> int | None:
+        """The backend pid of the listening connection, while connected (tests kill it)."""
+        return None if self._conn is None else self._conn.get_server_pid()

@@ -109,6 +109,8 @@ class DevStack:
         port = find_free_port(self.settings.api_port, host)
         self.api_url = f"http://{_client_host(host)}:{port}"
         self.env = {
+            # Receivers of a dev stack run on this machine (unless told otherwise).
+            "DOCKET_WEBHOOKS_ALLOW_PRIVATE": "true",
             **os.environ,
             **settings_env(self.settings),
             "DATABASE_URL": database_url,

@@ -23,22 +23,29 @@ starters, so it imports from the layers above the core.)
 """
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from enum import StrEnum
 
 import asyncpg
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.contracts import WebhookDeliveryInput, attempts_within
 from core.enums import JobStatus
 from core.metrics import docket_metrics
 from core.settings import Settings
-from db import convergence
+from db import convergence, webhooks
 from db.convergence import Unsettled
+from db.notify import Channel, Listener
+from db.pool import require_database_url
 from db.transitions import cancel_reason
 from workflows.client import start_job
 from workflows.registry import Registry
+from workflows.webhook import WebhookDeliveryWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,8 @@ CLOSED_BECAUSE = {
 }
 LOST_CHILD = "its workflow was lost (Temporal no longer knows it); parse the document again"
 LOST = "its workflow was lost (Temporal no longer knows it)"
+# Webhook deliveries started per statement of the dispatcher: a page, then the next.
+DISPATCH_PAGE = 100
 
 
 class Action(StrEnum):
@@ -132,3 +141,75 @@ async def reconcile_forever(
             # An outage of Postgres or Temporal: try again next round, never die.
             log.exception("convergence round failed")
         await asyncio.sleep(settings.reconcile_every_seconds)
+
+
+class WebhookDispatcher:
+    """Starts one delivery workflow per webhook delivery the outbox holds (workflow id =
+    delivery id, so a second start — another worker's, a retried sweep's — is harmless).
+    Woken by the outbox's NOTIFY; a sweep every `webhook_sweep_seconds` (and one after every
+    reconnect of its listener) starts anything a missed notification left behind."""
+
+    def __init__(self, pool: asyncpg.Pool, client: Client, settings: Settings) -> None:
+        self.pool, self.client, self.settings = pool, client, settings
+        self.wake = asyncio.Event()
+        self.listener = Listener(
+            require_database_url(settings),
+            {Channel.WEBHOOK: lambda _: self.wake.set()},
+            on_connect=self._sweep_now,
+        )
+        self.maximum_attempts = attempts_within(
+            settings.webhook_retry_first_seconds,
+            settings.webhook_retry_longest_seconds,
+            settings.webhook_retry_window_seconds,
+        )
+
+    async def _sweep_now(self) -> None:
+        self.wake.set()
+
+    def _input(self, delivery_id: str) -> WebhookDeliveryInput:
+        return WebhookDeliveryInput(
+            delivery_id=delivery_id,
+            attempt_timeout_seconds=self.settings.webhook_timeout_seconds,
+            first_retry_seconds=self.settings.webhook_retry_first_seconds,
+            longest_retry_seconds=self.settings.webhook_retry_longest_seconds,
+            maximum_attempts=self.maximum_attempts,
+        )
+
+    async def _start(self, delivery_id: str) -> None:
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # started (and ended) before
+            await self.client.start_workflow(
+                WebhookDeliveryWorkflow.run,
+                self._input(delivery_id),
+                id=delivery_id,
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # The dispatcher runs in a worker of this task queue: it may take the first
+                # workflow task itself (no round trip through the queue) where the server
+                # allows eager starts; otherwise this is an ordinary start.
+                request_eager_start=True,
+            )
+
+    async def dispatch_once(self) -> int:
+        """Start the deliveries not started yet (a page of them); how many."""
+        due = await webhooks.undispatched(self.pool, DISPATCH_PAGE)
+        await asyncio.gather(*(self._start(delivery_id) for delivery_id in due))
+        await webhooks.mark_dispatched(self.pool, due)
+        return len(due)
+
+    async def run(self) -> None:
+        listening = asyncio.create_task(self.listener.run())
+        try:
+            while True:
+                self.wake.clear()
+                try:
+                    while await self.dispatch_once() == DISPATCH_PAGE:
+                        pass
+                except Exception:
+                    log.exception("webhook dispatch failed; retrying at the next sweep")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.settings.webhook_sweep_seconds)
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening

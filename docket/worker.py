@@ -19,6 +19,7 @@ from activities.jobs import JobActivities
 from activities.parse import ParseActivities
 from activities.parse_pool import ParsePool
 from activities.vector_store import VectorStoreActivities
+from activities.webhooks import WebhookActivities
 from core.metrics import metrics_server
 from core.settings import Settings
 from core.storage import open_storage
@@ -27,10 +28,11 @@ from db.notify import Channel, Listener
 from db.pool import create_pool, require_database_url
 from db.transitions import cancel_marked
 from docket.health import heartbeat
-from docket.reconciler import reconcile_forever
+from docket.reconciler import WebhookDispatcher, reconcile_forever
 from docket.supervise import STOP_SIGNALS
 from docket.telemetry import connect_worker
 from workflows.registry import Registry, default_registry
+from workflows.webhook import WebhookDeliveryWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=(registry or default_registry()).workflows(),
+        workflows=[*(registry or default_registry()).workflows(), WebhookDeliveryWorkflow],
         activities=activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         # The throttle bounds how long a cancel waits for the next heartbeat (see Settings).
@@ -84,6 +86,7 @@ def job_activities(
         *ChunkActivities(pool, every, board).all(),
         *BatchActivities(pool).all(),
         *VectorStoreActivities(pool, settings, board).all(),
+        *WebhookActivities(pool, settings).all(),
     ]
 
 
@@ -134,15 +137,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
                     reconcile_forever(pool, client, settings, default_registry())
                 )
                 listener = asyncio.create_task(cancel_listener(pool, settings, board).run())
+                dispatcher = asyncio.create_task(WebhookDispatcher(pool, client, settings).run())
                 try:
                     await stop.wait()
                 finally:
-                    reconciler.cancel()
-                    listener.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reconciler
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await listener
+                    for task in (reconciler, listener, dispatcher):
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 log.info(
                     "worker shutting down (graceful timeout %ss)",
                     settings.worker_graceful_shutdown_seconds,

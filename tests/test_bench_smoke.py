@@ -26,6 +26,12 @@ EXPECTED = {
     "cancel pending job": ["POST cancel (pending job)", "Temporal cancel RPC"],
     "job creation": ["POST parse", "latency of one POST parse"],
     "get job": ["history events", "children", "GET project"],
+    "job events (SSE)": [
+        "status change → SSE event received",
+        "event latency under",
+        "API CPU while",
+    ],
+    "webhooks": ["job terminal → webhook received"],
     "observability cost": ["GET job, metrics on", "POST parse, metrics on", "tracing"],
     "list jobs": ["filter none, first page", "filter created 1-day range, deep page"],
     "parse throughput": ["PDF corpus through the worker", "Docket engine"],
