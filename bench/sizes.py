@@ -35,10 +35,13 @@ class Sizes:
     # batch scale
     batch_documents: int
     fanout_children: int
-    # vector stores: chunks in the searched store, recall queries, chunks indexed by a job
+    # vector stores: chunks in the searched store, recall queries, generated chunks beside
+    # the labelled answers, chunks indexed by a job, chunks of the job whose cancel is timed
     vector_chunks: int = 300
     recall_queries: int = 5
+    labelled_filler: int = 300
     index_chunks: int = 300
+    cancel_index_chunks: int = 2_000
 
 
 FULL = Sizes(
@@ -63,9 +66,11 @@ FULL = Sizes(
     unsettled_jobs=100_000,
     batch_documents=10_000,
     fanout_children=300,
-    vector_chunks=100_000,
+    vector_chunks=1_000_000,
     recall_queries=1_000,
+    labelled_filler=10_000,
     index_chunks=20_000,
+    cancel_index_chunks=100_000,
 )
 
 QUICK = Sizes(

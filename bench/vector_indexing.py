@@ -12,7 +12,7 @@ import asyncpg
 from bench.client import TAG, api_client, settled, sql
 from bench.sizes import Sizes
 from bench.stats import Row, Summary
-from bench.vector_data import sentences
+from bench.vector_data import texts
 from core.embedding import WordLlamaEmbedder
 from core.settings import get_settings
 from docket.devstack import DevStack
@@ -42,11 +42,11 @@ def embed_alone(model: WordLlamaEmbedder, texts: list[str]) -> None:
 
 async def measure(stack: DevStack, sizes: Sizes) -> list[Row]:
     model = WordLlamaEmbedder()
-    texts = sentences(sizes.index_chunks, seed=5)
+    chunks = texts(sizes.index_chunks, seed=5)
     async with api_client(stack) as api, sql(stack) as conn:
         project = await api.project("vector-indexing")
         store = await api.json("POST", f"/v1/projects/{project}/vector-stores", json={"name": "s"})
-        result = await parse_result(conn, project, texts)
+        result = await parse_result(conn, project, chunks)
         url = f"/v1/projects/{project}/vector-stores/{store['id']}/files"
         walls: dict[str, list[float]] = {"docket": [], "raw": []}
         for round_ in range(sizes.parse_rounds + 1):
@@ -55,16 +55,16 @@ async def measure(stack: DevStack, sizes: Sizes) -> list[Row]:
             assert await settled(conn, [job["id"]]) == 1, "the indexing job did not succeed"
             docket = time.perf_counter() - began
             began = time.perf_counter()
-            embed_alone(model, texts)
+            embed_alone(model, chunks)
             raw = time.perf_counter() - began
             if round_:
                 walls["docket"].append(docket)
                 walls["raw"].append(raw)
     row = Row(
         BENCH,
-        f"one parse result of {len(texts)} chunks through the worker",
-        Summary.rate(len(texts), walls["docket"], "chunks/s"),
-        Summary.rate(len(texts), walls["raw"], "chunks/s"),
+        f"one parse result of {len(chunks)} chunks through the worker",
+        Summary.rate(len(chunks), walls["docket"], "chunks/s"),
+        Summary.rate(len(chunks), walls["raw"], "chunks/s"),
         f"≥ {TARGET_RATIO}x raw",
     )
     row.met = row.ratio is not None and row.ratio >= TARGET_RATIO
