@@ -3,7 +3,8 @@
 
 Chunks are embedded and staged in pages (`vector_store_page_size`), each through the fence
 (db/vector_chunks.py), with heartbeats flowing meanwhile: a cancel reaches the activity
-within a heartbeat interval, its staged rows are deleted and the child is `cancelled`.
+within a heartbeat interval, its staged rows are deleted and the child is `cancelled`; the
+last child of a cancelled job to stop settles the job `cancelled` as well.
 A retried attempt (a worker crashed) resumes after the pages already staged; a page
 written twice lands on the same unique key, never as a duplicate.
 """
@@ -16,9 +17,16 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.batches import BatchActivities
 from activities.cancels import CancelBoard, StoppedByCancel, watched
 from activities.heartbeat import heartbeating
-from core.contracts import CancelJobInput, FailJobInput, JobRef, ResultOutcome
+from core.contracts import (
+    CancelJobInput,
+    FailJobInput,
+    FinishBatchInput,
+    JobRef,
+    ResultOutcome,
+)
 from core.embedding import Embedder, Embedders
 from core.enums import JobStatus
 from core.params import VectorStoreParameters
@@ -26,6 +34,8 @@ from core.settings import Settings
 from db import vector_chunks
 from db.transitions import Transition, transition
 from db.vector_chunks import IndexItem, Page
+
+CANCELLED_REASON = {"reason": "vector store job cancelled"}
 
 
 def vector_literal(vector: list[float]) -> str:
@@ -42,6 +52,7 @@ class VectorStoreActivities:
         self.heartbeat_every = settings.heartbeat_throttle
         self.page_size = settings.vector_store_page_size
         self.embedders = Embedders(settings)
+        self.batches = BatchActivities(pool)
 
     @activity.defn
     async def index_result(self, ref: JobRef) -> ResultOutcome:
@@ -64,15 +75,12 @@ class VectorStoreActivities:
                 )
             except StoppedByCancel:
                 # The job's cancel came through Postgres: the indexing has stopped.
-                reason = {"reason": "vector store job cancelled"}
-                await self._settle(ref.job_id, Transition(JobStatus.CANCELLED, reason))
+                await self._settle(ref.job_id, Transition(JobStatus.CANCELLED, CANCELLED_REASON))
                 return ResultOutcome(succeeded=False, cancelled=True)
             except asyncio.CancelledError:
                 if not activity.is_worker_shutdown():  # a shutdown is retried elsewhere
-                    reason = {"reason": "vector store job cancelled"}
-                    await asyncio.shield(
-                        self._settle(ref.job_id, Transition(JobStatus.CANCELLED, reason))
-                    )
+                    cancelled = Transition(JobStatus.CANCELLED, CANCELLED_REASON)
+                    await asyncio.shield(self._settle(ref.job_id, cancelled))
                 raise
 
     async def _index(self, child_id: str, item: IndexItem, embedder: Embedder) -> ResultOutcome:
@@ -103,8 +111,7 @@ class VectorStoreActivities:
             async with self.pool.acquire() as conn:
                 staged = await vector_chunks.stage_page(conn, child_id, page)
             if not staged:
-                await vector_chunks.discard(self.pool, child_id)
-                return ResultOutcome(succeeded=False)
+                return await self._refused(child_id)
         result = {
             "parse_result_id": item.result_id,
             "vector_store_id": item.store_id,
@@ -115,13 +122,23 @@ class VectorStoreActivities:
                 conn, child_id, item.store_id, item.result_id, result
             )
         if not done:
-            await vector_chunks.discard(self.pool, child_id)
-            return ResultOutcome(succeeded=False)
+            return await self._refused(child_id)
         return ResultOutcome(True, item.result_id, chunk_count=len(chunks))
 
+    async def _refused(self, child_id: str) -> ResultOutcome:
+        """The fence refused a write: the job is being cancelled (or its store deleted).
+        What was staged goes, and the child is settled `cancelled` if still running."""
+        await self._settle(child_id, Transition(JobStatus.CANCELLED, CANCELLED_REASON))
+        return ResultOutcome(succeeded=False)
+
     async def _settle(self, child_id: str, change: Transition) -> bool:
+        """Settle the child; the last one to stop of a cancelled job settles the job too (its
+        workflow then finds it settled: one cancel, whichever writes it first)."""
         async with self.pool.acquire() as conn:
-            return await vector_chunks.settle_child(conn, child_id, change)
+            moved, stopped_parent = await vector_chunks.settle_child(conn, child_id, change)
+        if stopped_parent is not None:
+            await self.batches.finish_batch(FinishBatchInput(stopped_parent))
+        return moved
 
     @activity.defn
     async def fail_result(self, inp: FailJobInput) -> bool:
