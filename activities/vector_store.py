@@ -84,34 +84,32 @@ class VectorStoreActivities:
                 raise
 
     async def _index(self, child_id: str, item: IndexItem, embedder: Embedder) -> ResultOutcome:
+        """Pages are embedded one ahead: the next page is embedded (on the model's thread)
+        while this one is written, so the model never waits for Postgres."""
         assert item.store_id and item.result_id and item.chunks_json and item.dimensions
         chunks: list[dict[str, Any]] = await asyncio.to_thread(json.loads, item.chunks_json)
         metadata = VectorStoreParameters.model_validate(item.parameters).metadata
-        for start in range(item.staged, len(chunks), self.page_size):
+        starts = range(item.staged, len(chunks), self.page_size)
+
+        def embedded(start: int) -> asyncio.Task[Page]:
             part = chunks[start : start + self.page_size]
-            contents = [str(chunk.get("content", "")) for chunk in part]
-            vectors = await embedder.embed(contents)
-            if len(vectors[0]) != item.dimensions:
-                raise ApplicationError(
-                    f"the model answered {len(vectors[0])} dimensions; the store has "
-                    f"{item.dimensions}",
-                    non_retryable=True,
-                )
-            page = Page(
-                store_id=item.store_id,
-                result_id=item.result_id,
-                file_id=item.file_id or "",
-                metadata=metadata,
-                dimensions=item.dimensions,
-                first_index=start,
-                contents=contents,
-                blocks_json=[json.dumps(chunk.get("blocks", [])) for chunk in part],
-                vectors=[vector_literal(v) for v in vectors],
-            )
-            async with self.pool.acquire() as conn:
-                staged = await vector_chunks.stage_page(conn, child_id, page)
-            if not staged:
-                return await self._refused(child_id)
+            return asyncio.ensure_future(self._page(item, metadata, start, part, embedder))
+
+        ahead = embedded(starts[0]) if starts else None
+        try:
+            for start in starts:
+                assert ahead is not None
+                page = await ahead
+                following = start + self.page_size
+                ahead = embedded(following) if following < len(chunks) else None
+                async with self.pool.acquire() as conn:
+                    staged = await vector_chunks.stage_page(conn, child_id, page)
+                if not staged:
+                    return await self._refused(child_id)
+        finally:
+            if ahead is not None:  # stopped early: the page embedded ahead is dropped
+                ahead.cancel()
+                ahead.add_done_callback(lambda task: task.cancelled() or task.exception())
         result = {
             "parse_result_id": item.result_id,
             "vector_store_id": item.store_id,
@@ -119,11 +117,39 @@ class VectorStoreActivities:
         }
         async with self.pool.acquire() as conn:
             done = await vector_chunks.publish(
-                conn, child_id, item.store_id, item.result_id, result
+                conn, child_id, item.store_id, item.result_id, len(chunks), result
             )
         if not done:
             return await self._refused(child_id)
         return ResultOutcome(True, item.result_id, chunk_count=len(chunks))
+
+    async def _page(
+        self,
+        item: IndexItem,
+        metadata: dict[str, Any],
+        start: int,
+        part: list[dict[str, Any]],
+        embedder: Embedder,
+    ) -> Page:
+        assert item.store_id and item.result_id and item.dimensions
+        contents = [str(chunk.get("content", "")) for chunk in part]
+        vectors = await embedder.embed(contents)
+        if len(vectors[0]) != item.dimensions:
+            raise ApplicationError(
+                f"the model answered {len(vectors[0])} dimensions; the store has {item.dimensions}",
+                non_retryable=True,
+            )
+        return Page(
+            store_id=item.store_id,
+            result_id=item.result_id,
+            file_id=item.file_id or "",
+            metadata=metadata,
+            dimensions=item.dimensions,
+            first_index=start,
+            contents=contents,
+            blocks_json=[json.dumps(chunk.get("blocks", [])) for chunk in part],
+            vectors=[vector_literal(v) for v in vectors],
+        )
 
     async def _refused(self, child_id: str) -> ResultOutcome:
         """The fence refused a write: the job is being cancelled (or its store deleted).

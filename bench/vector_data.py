@@ -16,6 +16,7 @@
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -45,8 +46,20 @@ QUERY_WORDS = (3, 6)
 QUERY_SKIP_RANKS = 100
 # Chunks per parse result in a loaded store (a parse result of a ~20-page document).
 CHUNKS_PER_RESULT = 100
+# The tokenizer's mark of a word's first piece (SentencePiece's).
+WORD_START = "\u2581"
+# Shortest word kept (single letters are mostly pieces of other words in this vocabulary).
+MIN_WORD = 3
+# Generated chunks whose direct embedding is checked against the model's, and the largest
+# cosine distance between the two that counts as the same vector (float32 rounding).
+SAMPLE_CHECK = 512
+SAME_VECTOR = 1e-4
+# Texts whose token rows are gathered and summed at once (their rows stay in the CPU cache).
+SUM_PAGE = 64
 # Chunks embedded and copied per round trip.
 LOAD_PAGE = 4_096
+# Pages between two progress lines of a load.
+LOG_EVERY = 25
 # A load this big drops the HNSW and GIN indexes and rebuilds them after.
 REBUILD_FROM = 50_000
 # For the rebuild: the whole HNSW graph of a million halfvecs fits in memory, and one
@@ -99,35 +112,69 @@ LABELLED = [
 ]
 
 
-def vocabulary() -> list[str]:
-    """The tokenizer's whole-word English pieces, most frequent first."""
+@functools.cache
+def vocabulary() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The tokenizer's whole-word English pieces, most frequent first, and their token ids."""
     import wordllama
 
     config = Path(wordllama.__file__).parent / "tokenizers" / "l2_supercat_tokenizer_config.json"
     vocab: dict[str, int] = json.loads(config.read_text(encoding="utf-8"))["model"]["vocab"]
-    words = [p[1:] for p, _ in sorted(vocab.items(), key=lambda item: item[1])]
-    starts = [p.startswith("▁") for p, _ in sorted(vocab.items(), key=lambda item: item[1])]
-    return [w for w, s in zip(words, starts, strict=True) if s and w.isascii() and w.isalpha()]
+    pieces = sorted(vocab.items(), key=lambda item: item[1])
+    kept = [(p[1:], i) for p, i in pieces if p.startswith(WORD_START) and p[1:].isascii()]
+    words = [(w, i) for w, i in kept if w.isalpha() and w.islower() and len(w) >= MIN_WORD]
+    return np.array([w for w, _ in words]), np.array([i for _, i in words])
 
 
-def _zipf_texts(count: int, seed: int, lengths: tuple[int, int], skip: int = 0) -> list[str]:
-    words = np.array(vocabulary()[skip:])
-    weights = 1.0 / (np.arange(len(words)) + ZIPF_OFFSET) ** ZIPF_EXPONENT
+def _zipf(count: int, seed: int, lengths: tuple[int, int], skip: int = 0) -> tuple[Any, Any]:
+    """Word ranks of `count` texts, drawn by Zipf's law, and the texts' lengths."""
+    size = len(vocabulary()[0]) - skip
+    weights = 1.0 / (np.arange(size) + ZIPF_OFFSET) ** ZIPF_EXPONENT
     rng = np.random.default_rng(seed)
     sizes = rng.integers(lengths[0], lengths[1] + 1, size=count)
-    drawn = words[rng.choice(len(words), size=int(sizes.sum()), p=weights / weights.sum())]
-    ends = np.cumsum(sizes)
-    return [" ".join(drawn[end - size : end]) + "." for end, size in zip(ends, sizes, strict=True)]
+    drawn = skip + rng.choice(size, size=int(sizes.sum()), p=weights / weights.sum())
+    return drawn, sizes
+
+
+def _joined(drawn: Any, sizes: Any) -> list[str]:
+    words: list[str] = vocabulary()[0][drawn].tolist()
+    ends = np.cumsum(sizes).tolist()
+    return [
+        " ".join(words[end - size : end]) for end, size in zip(ends, sizes.tolist(), strict=True)
+    ]
 
 
 def texts(count: int, seed: int = 7) -> list[str]:
     """`count` chunks of generated prose."""
-    return _zipf_texts(count, seed, CHUNK_WORDS)
+    return _joined(*_zipf(count, seed, CHUNK_WORDS))
+
+
+def embedded_texts(
+    count: int, model: WordLlamaEmbedder, seed: int = 7
+) -> tuple[list[str], np.ndarray[Any, Any]]:
+    """`count` chunks of generated prose with their embeddings. Each word of the prose is one
+    token of the model (a whole-word piece), so its embedding, the normalised mean of its
+    tokens' rows, is computed from the words drawn without running the tokenizer: the same
+    vectors (checked against the model on a sample), hundreds of times faster."""
+    drawn, sizes = _zipf(count, seed, CHUNK_WORDS)
+    contents = _joined(drawn, sizes)
+    table = model.token_embeddings()
+    tokens = vocabulary()[1][drawn]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    vectors = np.empty((count, table.shape[1]), dtype=np.float32)
+    for first in range(0, count, SUM_PAGE):
+        last = min(first + SUM_PAGE, count)
+        begin, end = starts[first], starts[last - 1] + sizes[last - 1]
+        sums = np.add.reduceat(table[tokens[begin:end]], starts[first:last] - begin, axis=0)
+        vectors[first:last] = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    sample = min(count, SAMPLE_CHECK)
+    worst = float((1 - (model.embed_sync(contents[:sample]) * vectors[:sample]).sum(axis=1)).max())
+    assert worst < SAME_VECTOR, f"direct embeddings differ from the model's by {worst}"
+    return contents, vectors
 
 
 def queries(count: int, seed: int = 11) -> list[str]:
     """`count` short keyword queries over the same words (function words left out)."""
-    return _zipf_texts(count, seed, QUERY_WORDS, skip=QUERY_SKIP_RANKS)
+    return _joined(*_zipf(count, seed, QUERY_WORDS, skip=QUERY_SKIP_RANKS))
 
 
 def vector_bytes(vector: np.ndarray[Any, Any] | str) -> bytes:
@@ -186,7 +233,8 @@ DROPPED = f"SELECT {TAG} name, definition FROM bench_dropped_indexes ORDER BY na
 class StoreSpec:
     name: str
     count: int
-    make: Callable[[], Sequence[str]]  # its `count` chunks, generated only when not cached
+    # its `count` chunks (and their embeddings, or None), generated only when not cached
+    make: Callable[[], tuple[Sequence[str], np.ndarray[Any, Any] | None]]
 
     @property
     def key(self) -> str:
@@ -216,21 +264,30 @@ def _records(
 
 
 async def load(
-    conn: asyncpg.Connection, store_id: str, contents: Sequence[str], model: WordLlamaEmbedder
+    conn: asyncpg.Connection,
+    store_id: str,
+    contents: Sequence[str],
+    vectors: np.ndarray[Any, Any] | None,
+    model: WordLlamaEmbedder,
 ) -> None:
-    """Embed and COPY `contents`; the next page is embedded while one is copied."""
-    pages = range(0, len(contents), LOAD_PAGE)
-    embedding = asyncio.create_task(asyncio.to_thread(model.embed_sync, contents[:LOAD_PAGE]))
-    for start in pages:
-        vectors = await embedding
-        following = start + LOAD_PAGE
-        if following < len(contents):
-            part = contents[following : following + LOAD_PAGE]
-            embedding = asyncio.create_task(asyncio.to_thread(model.embed_sync, part))
-        rows = _records(store_id, start, contents[start:following], vectors)
+    """COPY `contents` with their `vectors`; without them, each page is embedded by the model
+    while the one before is copied."""
+
+    def embed(first: int) -> Any:
+        part = contents[first : first + LOAD_PAGE]
+        if vectors is not None:
+            return asyncio.sleep(0, vectors[first : first + LOAD_PAGE])
+        return asyncio.to_thread(model.embed_sync, part)
+
+    following = asyncio.ensure_future(embed(0))
+    for start in range(0, len(contents), LOAD_PAGE):
+        page = await following
+        if start + LOAD_PAGE < len(contents):
+            following = asyncio.ensure_future(embed(start + LOAD_PAGE))
+        rows = _records(store_id, start, contents[start : start + LOAD_PAGE], page)
         await conn.copy_records_to_table("vector_chunks", records=rows, columns=COLUMNS)
-        if (start // LOAD_PAGE) % 25 == 0:
-            log.warning("loaded %d of %d chunks into %s", following, len(contents), store_id)
+        if (start // LOAD_PAGE) % LOG_EVERY == 0:
+            log.warning("loaded %d of %d chunks into %s", start, len(contents), store_id)
 
 
 async def rebuild_indexes(conn: asyncpg.Connection) -> None:
@@ -264,10 +321,10 @@ async def stores(
             await conn.execute(f'DROP INDEX IF EXISTS "{row["name"]}"')
     for i, spec in missing:
         store_id = f"vs_bench_{spec.name}_{spec.count}_{project}"
-        contents = spec.make()
+        contents, vectors = spec.make()
         assert len(contents) == spec.count, f"{spec.name}: {len(contents)} chunks, not {spec.count}"
         await conn.execute(NEW_STORE, store_id, project, spec.key)
-        await load(conn, store_id, contents, model)
+        await load(conn, store_id, contents, vectors, model)
         found[i] = store_id
     await rebuild_indexes(conn)
     ids = [store_id for store_id in found if store_id is not None]

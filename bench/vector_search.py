@@ -150,11 +150,18 @@ async def measure(stack: DevStack, sizes: Sizes) -> list[Row]:
     async with api_client(stack) as api, sql(stack) as conn:
         project = await api.project("vector-search")
         specs = [
-            StoreSpec("big", sizes.vector_chunks, lambda: vector_data.texts(sizes.vector_chunks)),
+            StoreSpec(
+                "big",
+                sizes.vector_chunks,
+                lambda: vector_data.embedded_texts(sizes.vector_chunks, model),
+            ),
             StoreSpec(
                 "labelled",
                 len(LABELLED) + sizes.labelled_filler,
-                lambda: [a for _, a in LABELLED] + vector_data.texts(sizes.labelled_filler, 3),
+                lambda: (
+                    [a for _, a in LABELLED] + vector_data.texts(sizes.labelled_filler, 3),
+                    None,
+                ),
             ),
         ]
         big, labelled = await vector_data.stores(conn, project, specs, model)

@@ -58,7 +58,12 @@ DROP_PREVIOUS = """
 DELETE FROM vector_chunks
 WHERE store_id = $1 AND parse_result_id = $2 AND live AND job_id <> $3
 """
-GO_LIVE = "UPDATE vector_chunks SET live = true WHERE job_id = $1"
+# In pages of chunk indexes: each row made live is inserted into the HNSW and GIN indexes
+# then, which costs milliseconds a row on a busy machine, and one statement for a big
+# result would outlast the pool's command timeout (all pages still commit at once).
+GO_LIVE = """UPDATE vector_chunks SET live = true
+WHERE job_id = $1 AND chunk_index >= $2 AND chunk_index < $3"""
+PUBLISH_PAGE = 256
 DISCARD = "DELETE FROM vector_chunks WHERE job_id = $1 AND NOT live"
 LOCK_PARENT = """
 SELECT p.id FROM jobs c JOIN jobs p ON p.id = c.parent_job_id WHERE c.id = $1 FOR UPDATE OF p
@@ -157,7 +162,12 @@ async def stage_page(conn: Connection, child_id: str, page: Page) -> bool:
 
 
 async def publish(
-    conn: Connection, child_id: str, store_id: str, result_id: str, result: dict[str, Any]
+    conn: Connection,
+    child_id: str,
+    store_id: str,
+    result_id: str,
+    chunk_count: int,
+    result: dict[str, Any],
 ) -> bool:
     """Make the child's chunks live in place of the parse result's previous ones and end the
     child `succeeded`, in one transaction; False (nothing changed) once it must stop."""
@@ -165,7 +175,8 @@ async def publish(
         if await conn.fetchval(FENCE, child_id) is None:
             return False
         await conn.execute(DROP_PREVIOUS, store_id, result_id, child_id)
-        await conn.execute(GO_LIVE, child_id)
+        for first in range(0, chunk_count, PUBLISH_PAGE):
+            await conn.execute(GO_LIVE, child_id, first, first + PUBLISH_PAGE)
         return await transition(
             conn, child_id, Transition(JobStatus.SUCCEEDED, details=result, result=result)
         )
