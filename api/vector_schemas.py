@@ -5,13 +5,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.schemas import Block, RequestModel, unique_ids
+from api.schemas import MAX_ID_LENGTH, Block, RequestModel, unique_ids
 
 # Vector stores (dex-api.md § Vector stores).
 MAX_STORE_RESULTS = 10_000
 MAX_TOP_K = 100
 MAX_QUERY_LENGTH = 8192
 MAX_NAME_LENGTH = 255
+# An id in a body: a plain string, as path ids are (one that names nothing is a 404).
+BodyId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class CreateVectorStoreRequest(RequestModel):
@@ -43,9 +45,7 @@ class VectorStoreEntity(BaseModel):
 
 
 class AddVectorStoreFilesRequest(RequestModel):
-    parse_result_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        min_length=1, max_length=MAX_STORE_RESULTS
-    )
+    parse_result_ids: list[BodyId] = Field(min_length=1, max_length=MAX_STORE_RESULTS)
     # Docket adds: stored with every chunk of these results, matched by search filters.
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -56,8 +56,8 @@ class AddVectorStoreFilesRequest(RequestModel):
 
 
 class SearchFilters(RequestModel):
-    file_id: str | None = None
-    parse_result_id: str | None = None
+    file_id: BodyId | None = None
+    parse_result_id: BodyId | None = None
     metadata: dict[str, Any] | None = None
 
 

@@ -35,9 +35,11 @@ class Sizes:
     # batch scale
     batch_documents: int
     fanout_children: int
-    # vector stores: chunks in the searched store, recall queries, chunks indexed by a job
+    # vector stores: chunks in the searched store, recall queries, generated chunks beside
+    # the labelled answers, chunks indexed by a job, chunks of the job whose cancel is timed
     vector_chunks: int = 300
     recall_queries: int = 5
+    labelled_filler: int = 300
     index_chunks: int = 300
     # OCR: pages per CER condition, the scan timed through the worker, the OCR job a small
     # job queues behind (and that is cancelled), cancels of running OCR jobs
@@ -51,6 +53,8 @@ class Sizes:
     storage_pdf_pages: int = 5
     # job events: SSE streams open at once on the API process
     open_streams: int = 10
+    # vector stores: chunks of the indexing job whose cancel is timed
+    cancel_index_chunks: int = 2_000
 
 
 FULL = Sizes(
@@ -75,8 +79,9 @@ FULL = Sizes(
     unsettled_jobs=100_000,
     batch_documents=10_000,
     fanout_children=300,
-    vector_chunks=100_000,
+    vector_chunks=1_000_000,
     recall_queries=1_000,
+    labelled_filler=10_000,
     index_chunks=20_000,
     ocr_cer_pages=3,
     ocr_pages=50,
@@ -86,6 +91,7 @@ FULL = Sizes(
     storage_upload_mib=32,
     storage_pdf_pages=200,
     open_streams=1_000,
+    cancel_index_chunks=100_000,
 )
 
 QUICK = Sizes(

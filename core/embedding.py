@@ -67,6 +67,12 @@ class WordLlamaEmbedder:
             vectors: np.ndarray[Any, Any] = self._model.embed(list(texts), norm=True)
         return vectors
 
+    def token_embeddings(self) -> np.ndarray[Any, Any]:
+        """The model's table: one row per token id (a text's vector is the normalised mean
+        of its tokens' rows)."""
+        table: np.ndarray[Any, Any] = self._model.embedding
+        return table
+
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         vectors = await asyncio.to_thread(self.embed_sync, texts)
         rows: list[list[float]] = vectors.tolist()

@@ -6,7 +6,12 @@ and moves the child to `succeeded`. Every write first locks the child (and share
 locks of its parent and store): a child or parent whose cancel was accepted, a job no
 longer running, or a deleted store matches nothing, so nothing is written; the row locks
 order these writes against the cancel's mark (migration 0003) and the store's delete.
-A cancelled or failed child's staged rows are deleted with its settling.
+A cancelled or failed child's staged rows are deleted with its settling. The settling of
+the last child still running of a parent whose cancel was accepted names that parent: its
+work has stopped, so the caller settles it `cancelled` at once (db/batches.finish) rather
+than after the workflow has unwound, a chain of workflow tasks that takes a second when
+the machine is busy. The parent's row is locked first, so that of two children settling at
+once the second sees the first settled.
 """
 
 import json
@@ -55,8 +60,22 @@ DROP_PREVIOUS = """
 DELETE FROM vector_chunks
 WHERE store_id = $1 AND parse_result_id = $2 AND live AND job_id <> $3
 """
-GO_LIVE = "UPDATE vector_chunks SET live = true WHERE job_id = $1"
+# In pages of chunk indexes: each row made live is inserted into the HNSW and GIN indexes
+# then, which costs milliseconds a row on a busy machine, and one statement for a big
+# result would outlast the pool's command timeout (all pages still commit at once).
+GO_LIVE = """UPDATE vector_chunks SET live = true
+WHERE job_id = $1 AND chunk_index >= $2 AND chunk_index < $3"""
+PUBLISH_PAGE = 256
 DISCARD = "DELETE FROM vector_chunks WHERE job_id = $1 AND NOT live"
+LOCK_PARENT = """
+SELECT p.id FROM jobs c JOIN jobs p ON p.id = c.parent_job_id WHERE c.id = $1 FOR UPDATE OF p
+"""
+# The child's parent, once its cancel was accepted and none of its children is running.
+STOPPED_PARENT = """
+SELECT p.id FROM jobs c JOIN jobs p ON p.id = c.parent_job_id
+WHERE c.id = $1 AND p.cancel_requested_at IS NOT NULL AND p.status = 'running'
+  AND NOT EXISTS (SELECT FROM jobs s WHERE s.parent_job_id = p.id AND s.status = 'running')
+"""
 DISCARD_OPEN_CHILDREN = """
 DELETE FROM vector_chunks v USING jobs c
 WHERE c.parent_job_id = $1 AND c.status = ANY($2::text[]) AND v.job_id = c.id AND NOT v.live
@@ -145,7 +164,12 @@ async def stage_page(conn: Connection, child_id: str, page: Page) -> bool:
 
 
 async def publish(
-    conn: Connection, child_id: str, store_id: str, result_id: str, result: dict[str, Any]
+    conn: Connection,
+    child_id: str,
+    store_id: str,
+    result_id: str,
+    chunk_count: int,
+    result: dict[str, Any],
 ) -> bool:
     """Make the child's chunks live in place of the parse result's previous ones and end the
     child `succeeded`, in one transaction; False (nothing changed) once it must stop."""
@@ -153,21 +177,24 @@ async def publish(
         if await conn.fetchval(FENCE, child_id) is None:
             return False
         await conn.execute(DROP_PREVIOUS, store_id, result_id, child_id)
-        await conn.execute(GO_LIVE, child_id)
+        for first in range(0, chunk_count, PUBLISH_PAGE):
+            await conn.execute(GO_LIVE, child_id, first, first + PUBLISH_PAGE)
         return await transition(
             conn, child_id, Transition(JobStatus.SUCCEEDED, details=result, result=result)
         )
 
 
-async def settle_child(conn: Connection, child_id: str, change: Transition) -> bool:
-    """A child that stops (cancelled or failed): its staged rows go with the settling."""
+async def settle_child(
+    conn: Connection, child_id: str, change: Transition
+) -> tuple[bool, str | None]:
+    """A child that stops (cancelled or failed): its staged rows go with the settling.
+    (moved, the parent to settle `cancelled` now that no child of it runs, or None)."""
     async with conn.transaction():
+        await conn.execute(LOCK_PARENT, child_id)
         await conn.execute(DISCARD, child_id)
-        return await transition(conn, child_id, change)
-
-
-async def discard(conn: Conn, child_id: str) -> None:
-    await conn.execute(DISCARD, child_id)
+        moved = await transition(conn, child_id, change)
+        stopped: str | None = await conn.fetchval(STOPPED_PARENT, child_id)
+    return moved, stopped
 
 
 async def cancel_open_children(conn: Connection, parent_id: str, reason: str | None) -> int:

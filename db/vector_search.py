@@ -3,7 +3,8 @@
 answer's JSON. The query's embedding is computed by the caller.
 
 The dimension is part of the SQL text (an int from the store row, never user input): the
-HNSW index is on `embedding::vector(256)`, and only the same expression can use it.
+HNSW index is on `embedding::halfvec(256)` (migration 0012), and only the same expression
+can use it; stores of other widths are ranked exactly, at full precision.
 """
 
 import functools
@@ -39,10 +40,16 @@ HIT_JSON = """json_build_object('content', c.content, 'blocks', c.blocks, 'score
     'file_id', c.file_id, 'parse_result_id', c.parse_result_id, 'metadata', c.metadata)"""
 
 
+# The width of the HNSW index (the wheel model's, migration 0012), and its element type.
+INDEXED_DIMS = 256
+INDEXED_TYPE = "halfvec"
+
+
 def semantic_list(dims: int, limit: str) -> str:
+    kind = INDEXED_TYPE if dims == INDEXED_DIMS else "vector"
     return f"""SELECT c.id, 1 - (c.embedding::vector({dims}) <=> $2::vector({dims})) AS score
         FROM vector_chunks c WHERE {FILTERS} AND c.dimensions = {dims}
-        ORDER BY c.embedding::vector({dims}) <=> $2::vector({dims}) LIMIT {limit}"""
+        ORDER BY c.embedding::{kind}({dims}) <=> $2::{kind}({dims}) LIMIT {limit}"""
 
 
 def lexical_list(limit: str) -> str:

@@ -61,6 +61,14 @@ ORDER BY id
 DELETE_STORE = "DELETE FROM vector_stores WHERE id = $1 AND project_id = $2 RETURNING id"
 
 RESULTS_IN_PROJECT = "SELECT id FROM parse_results WHERE project_id = $1 AND id = ANY($2::text[])"
+# Ids naming a job of the project that makes a parse result but has not succeeded (yet):
+# its result does not exist, and the caller is told why.
+UNFINISHED = """
+SELECT id, status FROM jobs
+WHERE project_id = $1 AND id = ANY($2::text[]) AND operation IN ('parse', 'chunk')
+  AND status <> 'succeeded'
+ORDER BY array_position($2::text[], id)
+"""
 
 INSERT_CHILDREN = f"""
 WITH children AS (
@@ -159,6 +167,11 @@ async def missing_results(conn: Conn, project_id: str, ids: list[str]) -> list[s
     succeeded jobs: the result fence), in the order given."""
     found = {row["id"] for row in await conn.fetch(RESULTS_IN_PROJECT, project_id, ids)}
     return [result_id for result_id in ids if result_id not in found]
+
+
+async def unfinished(conn: Conn, project_id: str, ids: list[str]) -> list[tuple[str, str]]:
+    """(id, status) of each id that names a parse or rechunk job not succeeded."""
+    return [(row["id"], row["status"]) for row in await conn.fetch(UNFINISHED, project_id, ids)]
 
 
 async def insert_indexing_job(

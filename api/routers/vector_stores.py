@@ -28,9 +28,9 @@ from api.cancel import cancel_job
 from api.creation import CorrelationId, CreationDep, new_job
 from api.deps import PoolDep, SettingsDep, TemporalDep
 from api.guards import ActiveProjectDep, GateDep
-from api.params import CreatedEnd, CreatedStart, Ids, ProjectId, paging
+from api.params import CreatedEnd, CreatedStart, Ids, LookupSafe, ProjectId, paging
 from api.responses import COMMON_ERRORS, errors, invalid, not_found, raw_json, raw_list
-from api.schemas import JobEntity, ListResponse
+from api.schemas import MAX_ID_LENGTH, JobEntity, ListResponse
 from api.vector_schemas import (
     AddVectorStoreFilesRequest,
     CreateVectorStoreRequest,
@@ -54,9 +54,9 @@ router = APIRouter(
     responses=COMMON_ERRORS,
 )
 
-# Like every id in the contract, a plain string: one that names nothing is a 404.
-MAX_ID_LENGTH = 64
-VectorStoreId = Annotated[str, Path(max_length=MAX_ID_LENGTH, title="Vector Store Id")]
+# Like every id in the contract, a plain string: one that names nothing (a NUL in it
+# included) is a 404, one over the cap a 422 (api/params.py).
+VectorStoreId = Annotated[str, Path(max_length=MAX_ID_LENGTH, title="Vector Store Id"), LookupSafe]
 # Missing parse results named in a 404, at most this many.
 LISTED = 20
 DELETED = "Vector store deleted successfully"
@@ -71,6 +71,12 @@ async def embedders_of(request: Request, settings: SettingsDep) -> Embedders:
 
 
 EmbeddersDep = Annotated[Embedders, Depends(embedders_of)]
+
+
+def listed(items: list[str]) -> str:
+    """The first LISTED items, and how many more there are."""
+    more = len(items) - LISTED
+    return ", ".join(items[:LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
 @router.post(
@@ -173,12 +179,17 @@ async def add_vector_store_files(
     ids = body.parse_result_ids
     missing = await vector_stores.missing_results(pool, project_id, ids)
     if missing:
-        shown = ", ".join(missing[:LISTED]) + (
-            f" and {len(missing) - LISTED} more" if len(missing) > LISTED else ""
-        )
+        unfinished = await vector_stores.unfinished(pool, project_id, missing)
+        if unfinished:
+            named = [f"{job_id} ({job_status})" for job_id, job_status in unfinished]
+            raise invalid(
+                ("body", "parse_result_ids"),
+                f"{len(named)} parse result(s) not succeeded: {listed(named)}",
+                [job_id for job_id, _ in unfinished[:LISTED]],
+            )
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            f"{len(missing)} parse result(s) not found in project {project_id}: {shown}",
+            f"{len(missing)} parse result(s) not found in project {project_id}: " + listed(missing),
         )
     parameters = VectorStoreParameters(vector_store_id=vector_store_id, metadata=body.metadata)
     job = new_job(

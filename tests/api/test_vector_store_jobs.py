@@ -210,3 +210,19 @@ async def test_bad_input(
     for query_type in ("semantic", "lexical", "hybrid"):
         empty = await search(api, headers, project, store, query="the", query_type=query_type)
         assert empty.status_code == 200 and empty.json() == {"chunks": []}
+
+
+async def test_a_result_bigger_than_a_publish_page_goes_live_whole(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
+) -> None:
+    store = (await create_store(api, headers, project))["id"]
+    total = vector_chunks.PUBLISH_PAGE * 2 + 3  # three publish statements, one transaction
+    result = await insert_result(pool, project, many_chunks(total))
+    job = await add_results(api, headers, project, store, [result])
+    done = await wait_status(api, headers, project, job["id"], TERMINAL)
+    assert done["status"] == "succeeded", done
+    assert await live_chunks(pool, store) == total
+    staged = await pool.fetchval(
+        "SELECT count(*) FROM vector_chunks WHERE store_id = $1 AND NOT live", store
+    )
+    assert staged == 0
