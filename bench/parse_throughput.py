@@ -25,6 +25,7 @@ from docket.devstack import DevStack
 NAME = "parse_throughput"
 BENCH = "parse throughput"
 TARGET_RATIO = 0.7
+ENGINE_TARGET_RATIO = 0.8  # issue 14: the engine alone at >= 0.8x raw text extraction
 WORKER_PROCESSES = 1  # DevStack runs one `docket worker`
 
 
@@ -66,13 +67,15 @@ async def measure(stack: DevStack, sizes: Sizes, paths: list[Path]) -> list[Row]
         f"≥ {TARGET_RATIO}x raw",
     )
     ours.met = ours.ratio is not None and ours.ratio >= TARGET_RATIO
-    engine = Row(
+    alone = Row(
         BENCH,
         "Docket engine in one process (iter_pages + chunk_pages)",
         Summary.rate(pages, walls["engine"], "pages/s"),
         raw,
+        f"≥ {ENGINE_TARGET_RATIO}x raw",
     )
-    return [ours, engine]
+    alone.met = alone.ratio is not None and alone.ratio >= ENGINE_TARGET_RATIO
+    return [ours, alone]
 
 
 def run(stack: DevStack, sizes: Sizes) -> list[Row]:

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from .tokens import Encoding, count_tokens, split_counted, tail_by_tokens
+from .tokens import Encoding, count_tokens, junction_tokens, split_counted, tail_by_tokens
 from .types import Block, Chunk
 
 BLOCK_SEPARATOR = "\n\n"
@@ -119,8 +119,10 @@ def block_segments(
     return segments
 
 
-def render(segments: Sequence[Segment]) -> Chunk:
-    """Join segments into a chunk; consecutive pieces of one block become one block again."""
+def render(segments: Sequence[Segment]) -> tuple[Chunk, list[str], list[int | None]]:
+    """Join segments into a chunk; consecutive pieces of one block become one block again.
+    Also returns the joined texts and the token count of each where it is known already
+    (a whole segment that needed no strip), for `_chunk_tokens`."""
     groups: list[list[Segment]] = []
     for segment in segments:
         if groups and groups[-1][-1].source == segment.source:
@@ -128,15 +130,35 @@ def render(segments: Sequence[Segment]) -> Chunk:
         else:
             groups.append([segment])
     texts: list[str] = []
+    counts: list[int | None] = []
     blocks: list[Block] = []
     for group in groups:
-        text = (group[0].text + "".join(s.glue + s.text for s in group[1:])).strip()
-        origin = group[0].origin
+        first = group[0]
+        joined = first.text + "".join(s.glue + s.text for s in group[1:])
+        text = joined.strip()
+        origin = first.origin
         # Chunk blocks carry only the part of the block that is in this chunk, so a long
         # block split over many chunks is not repeated in full in each of them.
         blocks.append(origin if text == origin.content else replace(origin, content=text))
         texts.append(text)
-    return Chunk(content=BLOCK_SEPARATOR.join(texts), blocks=blocks)
+        counts.append(first.tokens if len(group) == 1 and text == joined else None)
+    return Chunk(content=BLOCK_SEPARATOR.join(texts), blocks=blocks), texts, counts
+
+
+def _chunk_tokens(
+    chunk: Chunk, texts: list[str], counts: list[int | None], encoding: Encoding
+) -> int:
+    """The exact token count of the chunk: its parts' counts (counting only the parts not
+    known yet) plus what the separators add (see `junction_tokens`), else a count of the
+    whole content."""
+    junctions = junction_tokens(texts, BLOCK_SEPARATOR, encoding)
+    if junctions is None:
+        return count_tokens(chunk.content, encoding)
+    parts = (
+        count_tokens(text, encoding) if count is None else count
+        for text, count in zip(texts, counts, strict=True)
+    )
+    return junctions + sum(parts)
 
 
 def _estimate(segments: Sequence[Segment]) -> int:
@@ -182,8 +204,8 @@ def _emit(
     kept = list(current)
     pushed: list[Segment] = []
     while True:
-        chunk = render(kept)
-        if count_tokens(chunk.content, encoding) <= size:
+        chunk, texts, counts = render(kept)
+        if _chunk_tokens(chunk, texts, counts, encoding) <= size:
             break
         if len(kept) - carried > 1:
             pushed.insert(0, kept.pop())

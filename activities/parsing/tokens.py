@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import itertools
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
@@ -16,7 +18,23 @@ SUPPORTED_ENCODINGS: frozenset[str] = frozenset({"cl100k_base", "o200k_base", "v
 _WINDOW_CHARS = 40_000
 
 
+# Encodings whose pretokenizers (tiktoken's patterns) `junction_tokens` and `_piece_start`
+# rely on; voyage3_base always takes the plain path.
+_ANALYSED = frozenset({"cl100k_base", "o200k_base"})
+# A tail of n tokens is encoded from about its last 8n characters (English runs ~4 a token;
+# a tail found too short falls back to encoding the whole text), trying a few spaces.
+_TAIL_CHARS_PER_TOKEN = 8
+_PIECE_START_TRIES = 8
+_BLANK_LINE = "\n\n"
+# An ASCII letter or digit, then at most a few closing punctuation marks, at the very end.
+# Deliberately narrow: every character of the junction must be one the argument covers.
+_MAX_CLOSING = 8
+_CLEAN_END = re.compile(rf"[A-Za-z0-9]([.,;:!?)\]\"]{{0,{_MAX_CLOSING}}})\Z")
+
+
 class Encoding(Protocol):
+    def __hash__(self) -> int: ...  # cached per encoding (`_counter`, `_junction`)
+
     def encode_ordinary(self, text: str) -> list[int]: ...
 
     def decode(self, tokens: Sequence[int], errors: str = ...) -> str: ...
@@ -66,6 +84,7 @@ def encode(text: str, encoding: Encoding) -> list[int]:
     return tokens
 
 
+@functools.lru_cache(maxsize=8)  # one entry per encoding object; there are only a few
 def _counter(encoding: Encoding) -> Callable[[str], int] | None:
     """bpe-openai's native count, when the encoding has one.
 
@@ -88,6 +107,42 @@ def count_tokens(text: str, encoding: Encoding) -> int:
     except UnicodeEncodeError:
         # Lone surrogates: encode_ordinary replaces them before tokenizing; count cannot.
         return len(encode(text, encoding))
+
+
+@functools.lru_cache(maxsize=256)  # keyed by short punctuation runs; a handful in practice
+def _junction(encoding: Encoding, punctuation: str) -> int:
+    """Tokens that joining "<alnum><punctuation>" to a following text with a blank line adds."""
+    return count_tokens(punctuation + _BLANK_LINE, encoding) - count_tokens(punctuation, encoding)
+
+
+def junction_tokens(texts: Sequence[str], separator: str, encoding: Encoding) -> int | None:
+    """How many tokens `separator.join(texts)` has beyond the sum of the texts' own counts,
+    or None when that is not certain (the caller then counts the join as a whole).
+
+    The encodings' pretokenizers (regexes without look-behind, matched left to right) split
+    "A\\n\\nB" into A's pieces, one piece for the blank line, then B's pieces when A ends
+    with an ASCII letter or digit and B starts with a character other than whitespace: no
+    piece of A reaches past its last letter or digit except a final run of punctuation,
+    which takes the newlines along (".\\n\\n" is one piece), and the blank line's piece
+    stops at B. `_junction` counts exactly that run with and without the newlines. o200k's
+    punctuation piece also swallows a "/" after the newlines, so B must not start with one.
+    Texts past one tokenizer window are counted in windows, so they are not joined here.
+    """
+    if (
+        separator != _BLANK_LINE
+        or getattr(encoding, "name", None) not in _ANALYSED
+        or sum(map(len, texts)) + len(separator) * len(texts) > _WINDOW_CHARS
+    ):
+        return None
+    total = 0
+    for previous, text in itertools.pairwise(texts):
+        # Searched in the last few characters only: a search over a whole text for an
+        # anchored end still tries every position.
+        end = _CLEAN_END.search(previous, max(0, len(previous) - _MAX_CLOSING - 1))
+        if end is None or not text or text[0].isspace() or text[0] == "/":
+            return None
+        total += _junction(encoding, end.group(1))
+    return total
 
 
 def _starts_char(token: int, encoding: Encoding) -> bool:
@@ -139,12 +194,42 @@ def split_counted(text: str, max_tokens: int, encoding: Encoding) -> list[tuple[
     return [(piece, count) for piece, count in pieces if piece]
 
 
+def _piece_start(text: str, end: int) -> int:
+    """A position at or before `end` where the pretokenizer of the analysed encodings always
+    starts a piece, or 0: a space after an ASCII letter or digit (no piece holding a letter
+    or digit takes a space after it, and the patterns have no look-behind, so the text from
+    there on is split, and encoded, exactly as it is within the whole text)."""
+    for _ in range(_PIECE_START_TRIES):
+        end = text.rfind(" ", 1, end)
+        if end <= 0:
+            return 0
+        if text[end - 1].isascii() and text[end - 1].isalnum():
+            return end
+    return 0
+
+
+def _tail_tokens(text: str, max_tokens: int, encoding: Encoding) -> list[int]:
+    """Tokens ending with the last `max_tokens` tokens of `encode(text)`, the same ones,
+    from encoding only an end of the text where that is certain (see `_piece_start`)."""
+    end = len(text) - max_tokens * _TAIL_CHARS_PER_TOKEN
+    if len(text) <= _WINDOW_CHARS and end > 0 and getattr(encoding, "name", None) in _ANALYSED:
+        start = _piece_start(text, end)
+        if start:
+            tokens = encoding.encode_ordinary(text[start:])
+            if len(tokens) >= max_tokens:
+                return tokens
+    return encode(text, encoding)
+
+
 def tail_by_tokens(text: str, max_tokens: int, encoding: Encoding) -> str:
     """The last max_tokens tokens of text (fewer if needed to start on a whole character)."""
     if max_tokens <= 0:
         return ""
-    tokens = encode(text, encoding)
+    tokens = _tail_tokens(text, max_tokens, encoding)
     start = max(0, len(tokens) - max_tokens)
     while start < len(tokens) and not _starts_char(tokens[start], encoding):
         start += 1
-    return encoding.decode(tokens[start:])
+    # From a character boundary to the end of a whole text: valid UTF-8, which the native
+    # decoder turns into the same string as `decode` (a Python loop over the tokens).
+    native = getattr(getattr(encoding, "_backend", None), "decode", None)
+    return str(native(tokens[start:])) if callable(native) else encoding.decode(tokens[start:])

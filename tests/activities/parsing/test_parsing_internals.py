@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from activities.parsing.pdf_layout import Glyph, layout_blocks, normalise_box
 from activities.parsing.tokens import (
+    Encoding,
+    _starts_char,
     count_tokens,
+    encode,
     get_encoding,
+    junction_tokens,
     split_by_tokens,
     tail_by_tokens,
 )
@@ -92,3 +98,50 @@ def test_very_long_text_is_counted_in_windows() -> None:
     # bpe-openai refuses 1M+ characters in one call; the helpers must not.
     text = "word" + " word" * 209_999  # one token per word
     assert count_tokens(text, ENCODING) == 210_000
+
+
+# Characters that stress the pretokenizer at a junction: letters (ASCII, accented, CJK,
+# upper/lower for o200k's case splits), digits (grouped in threes), every punctuation mark
+# the junction rule covers and some it does not, apostrophes (contractions), "/" (o200k
+# takes it after newlines), spaces, tabs and newlines, and an emoji.
+_ALPHABET = "aZé東5 0.,;:!?)]\"'/-\t\n\r🚀(%*"
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base", "voyage3_base"])
+def test_junction_tokens_make_the_exact_count_of_the_join(name: str) -> None:
+    encoding = get_encoding(name)
+    rng = random.Random(name)
+    joined = 0
+    for _ in range(3000):
+        texts = [
+            "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(1, 12))).strip()
+            for _ in range(rng.randint(1, 4))
+        ]
+        junctions = junction_tokens(texts, "\n\n", encoding)
+        if junctions is not None:
+            joined += 1
+            total = junctions + sum(count_tokens(text, encoding) for text in texts)
+            assert total == count_tokens("\n\n".join(texts), encoding), texts
+    # The rule applies often enough to matter, and never to voyage3_base (not analysed).
+    assert joined == 0 if name == "voyage3_base" else joined > 300
+
+
+def _tail_of_the_whole(text: str, budget: int, encoding: Encoding) -> str:
+    """tail_by_tokens as it was: encode the whole text, keep the last tokens."""
+    tokens = encode(text, encoding)
+    start = max(0, len(tokens) - budget)
+    while start < len(tokens) and not _starts_char(tokens[start], encoding):
+        start += 1
+    return encoding.decode(tokens[start:])
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_tail_from_an_end_of_the_text_is_the_tail_of_the_whole_encoding(name: str) -> None:
+    encoding = get_encoding(name)
+    rng = random.Random(name)
+    words = ["word", "Ünïcode", "東京", "12345", "it's", "a-b", "x.", "(y)", "🚀", "/p", "  "]
+    for _ in range(500):
+        text = "".join(rng.choice(words) + rng.choice(" \t\n, ") for _ in range(rng.randint(1, 80)))
+        budget = rng.randint(1, 30)
+        expected = _tail_of_the_whole(text, budget, encoding)
+        assert tail_by_tokens(text, budget, encoding) == expected, (text, budget)
