@@ -44,6 +44,13 @@ WHERE parent_job_id = $1 AND status = $4 AND id > $2
 ORDER BY id LIMIT $3
 """
 
+# Which of these children are not yet terminal (by primary key: at most a window of ids).
+OPEN_CHILDREN = f"""
+SELECT id FROM jobs
+WHERE id = ANY($2::text[]) AND parent_job_id = $1 AND status IN ({NOT_TERMINAL})
+ORDER BY id
+"""
+
 # A batch's children in states $4 → $3 (with its history event), in one statement.
 SETTLE_CHILDREN = """
 WITH moved AS (
@@ -97,6 +104,10 @@ async def insert_batch(
 async def next_pending(conn: Conn, batch_id: str, after: str, limit: int) -> list[str]:
     rows = await conn.fetch(NEXT_PENDING, batch_id, after, limit, JobStatus.PENDING.value)
     return [row["id"] for row in rows]
+
+
+async def open_children(conn: Conn, batch_id: str, child_ids: list[str]) -> list[str]:
+    return [row["id"] for row in await conn.fetch(OPEN_CHILDREN, batch_id, child_ids)]
 
 
 async def settle_children(

@@ -107,6 +107,8 @@ async def _batch(
     name: str,
     table: FakeTable,
     cancel_when: Callable[[dict[str, str]], bool] | None = None,
+    *,
+    release_when: Callable[[dict[str, str]], bool] | None = None,
     max_concurrency: int = 100,
     children_per_run: int = 500,
 ) -> Handle:
@@ -127,6 +129,9 @@ async def _batch(
         if cancel_when is not None:
             await eventually(lambda: asyncio.sleep(0, table.children()), cancel_when)
             await handle.cancel(reason="enough")
+        if release_when is not None:
+            await eventually(lambda: asyncio.sleep(0, table.children()), release_when)
+            table.released = True
         await _settle(handle)
     return handle
 
@@ -158,6 +163,41 @@ async def batch_cancelled(env: WorkflowEnvironment, name: str) -> list[tuple[str
         return running == 3 and children[ids[0]] == "succeeded"
 
     return [(name, await _batch(env, name, table, cancel_when=window_full, max_concurrency=3))]
+
+
+async def fanout_carried_across_continue_as_new(
+    env: WorkflowEnvironment, name: str
+) -> list[tuple[str, Handle]]:
+    # A child still running when its run continues as new: the next run carries it in its
+    # window (polling its row), starts the rest, and finishes once it ends.
+    table = FakeTable(status={BATCH: "pending"})
+    slow, *_ = table.add_children("hold", "ok", "ok", "ok")
+
+    def the_rest_is_done(children: dict[str, str]) -> bool:
+        return all(status == "succeeded" for child, status in children.items() if child != slow)
+
+    handle = await _batch(
+        env, name, table, release_when=the_rest_is_done, max_concurrency=2, children_per_run=2
+    )
+    first = env.client.get_workflow_handle(name, run_id=handle.first_execution_run_id)
+    return [(f"{name}_run1", first), (f"{name}_last", handle)]
+
+
+async def fanout_cancelled_with_carried(
+    env: WorkflowEnvironment, name: str
+) -> list[tuple[str, Handle]]:
+    # Cancelled in its second run: one child carried from the first run and one of its own
+    # running (the window), one never started.
+    table = FakeTable(status={BATCH: "pending"})
+    slow, ok, late, _never = table.add_children("block", "ok", "block", "block")
+
+    def window_full(children: dict[str, str]) -> bool:
+        return children[ok] == "succeeded" and children[slow] == children[late] == "running"
+
+    handle = await _batch(
+        env, name, table, cancel_when=window_full, max_concurrency=2, children_per_run=2
+    )
+    return [(name, handle)]
 
 
 def vector_activities(table: FakeTable) -> list[object]:
@@ -214,6 +254,8 @@ SCENARIOS: dict[str, Scenario] = {
         batch_completed,
         batch_continued_as_new,
         batch_cancelled,
+        fanout_carried_across_continue_as_new,
+        fanout_cancelled_with_carried,
     )
 }
 

@@ -2,6 +2,7 @@
 activity mocked by name over an in-memory job table."""
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from core.contracts import (
     FailJobInput,
     FinishBatchInput,
     JobRef,
+    OpenChildrenRequest,
     ResultOutcome,
 )
 from core.enums import JobStatus
@@ -36,9 +38,11 @@ class FakeTable:
     """Jobs by id, with the state machine's compare-and-set semantics."""
 
     status: dict[str, str] = field(default_factory=dict)
-    behaviour: dict[str, str] = field(default_factory=dict)  # child id → ok | fail | block
+    # child id → ok | fail | block (until cancelled) | hold (until `released`)
+    behaviour: dict[str, str] = field(default_factory=dict)
     started_ever: set[str] = field(default_factory=set)
     max_running: int = 0
+    released: bool = False
 
     def add_children(self, *behaviours: str) -> list[str]:
         ids = [f"job_{n:04d}" for n in range(len(self.status), len(self.status) + len(behaviours))]
@@ -70,7 +74,7 @@ class FakeTable:
             how = self.behaviour[ref.job_id]
             if how == "fail":
                 raise ApplicationError("corrupt", type=PARSE_ERROR_TYPE, non_retryable=True)
-            while how == "block":
+            while how == "block" or (how == "hold" and not self.released):
                 activity.heartbeat()
                 await asyncio.sleep(0.02)
             return ResultOutcome(succeeded=self.move(ref.job_id, {"running"}, "succeeded"))
@@ -87,6 +91,15 @@ class FakeTable:
         async def next_pending_children(page: ChildPageRequest) -> list[str]:
             pending = sorted(k for k, s in self.children().items() if s == "pending")
             return [k for k in pending if k > page.after_child_id][: page.limit]
+
+        @activity.defn(name="open_children")
+        async def open_children(req: OpenChildrenRequest) -> list[str]:
+            deadline = time.monotonic() + req.wait_seconds
+            while True:
+                still = [c for c in req.child_ids if self.status[c] in ("pending", "running")]
+                if not still or time.monotonic() >= deadline:
+                    return still
+                await asyncio.sleep(0.01)
 
         @activity.defn(name="cancel_pending_children")
         async def cancel_pending_children(ref: JobRef) -> int:
@@ -114,6 +127,7 @@ class FakeTable:
             cancel_job,
             fail_job,
             next_pending_children,
+            open_children,
             cancel_pending_children,
             finish_batch,
         ]

@@ -1,0 +1,189 @@
+"""The fan-out every job with children runs (batch_parse, vector_store): one child workflow
+per child row (workflow id = child job id), at most `window` in flight, across as many
+continue-as-new runs as the history needs.
+
+- The window stays full across continue-as-new: children are started with
+  ParentClosePolicy.ABANDON, so they outlive the run that started them, and a run hands the
+  ids of its children still in flight to the next one (`BatchInput.in_flight`, at most
+  about a window of ids). The next run counts them in its window and learns that they ended
+  from their rows in Postgres (polled, at most every CARRIED_POLL). One child that never
+  ends takes one slot, never the batch.
+- Cancel never relies on ParentClosePolicy: pending children are cancelled in Postgres at
+  once (they never start), every child in flight, this run's and the carried ones, gets
+  Temporal's cancel by workflow id (the API's cancel already marked them and told their
+  workers through NOTIFY), and the job is settled `cancelled` as soon as Postgres says
+  every child has stopped (each child records its own `cancelled` once its work stopped):
+  not after each child's workflow has also closed, which takes more round trips.
+Progress is not tracked here: Postgres counts it from the children's rows.
+
+Executions started before this version keep the old loop (`workflow.patched`), which
+drained the window before each continue-as-new: workflows/fanout_legacy.py.
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError, FailureError, is_cancelled_exception
+from temporalio.workflow import ChildWorkflowHandle
+
+with workflow.unsafe.imports_passed_through():
+    from activities.batches import BatchActivities
+    from activities.jobs import JobActivities
+    from core.contracts import (
+        BatchInput,
+        BatchOutcome,
+        FinishBatchInput,
+        JobRef,
+        OpenChildrenRequest,
+    )
+    from workflows.fanout_legacy import LegacyFanOut, start_pending
+    from workflows.local import db
+
+# The versioning marker of this fan-out (absent from histories of the legacy loop).
+PATCH = "fanout-window-across-continue-as-new"
+# How stale the window's view of carried children may get: one indexed read of at most a
+# window of ids per poll, while a straggler keeps only its own slot.
+CARRIED_POLL = timedelta(seconds=1)
+# How long one call of the local activity that waits for cancelled children to stop polls
+# Postgres before it answers (well under DB_ACTIVITY_TIMEOUT); the workflow calls again.
+SETTLE_WAIT_SECONDS = 5.0
+# External cancels issued per workflow task: well under Temporal's 2,000 pending cancel
+# requests per execution.
+CANCEL_CHUNK = 500
+
+StartChild = Callable[[str], Awaitable[ChildWorkflowHandle[Any, Any]]]
+Hook = Callable[[str, str | None], Awaitable[object]]
+
+
+async def _nothing(job_id: str, reason: str | None) -> None:
+    """No extra step."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What differs between jobs with children. `start`: starts one child workflow (id =
+    child job id, ParentClosePolicy.ABANDON); `legacy_start`: the same as the legacy loop
+    ran it; `window`: children in flight at most; `after_drain`: an extra step of a cancel once
+    every child stopped (`legacy_before_cancel`: the legacy loop's, before it cancelled)."""
+
+    start: StartChild
+    legacy_start: Callable[[str], Awaitable[object]]
+    window: int
+    legacy_before_cancel: Hook = _nothing
+    after_drain: Hook = _nothing
+
+
+async def run_fan_out(inp: BatchInput, spec: Spec) -> BatchOutcome | None:
+    """The whole life of a job with children (one run of it): start, fan out, finish."""
+    if not workflow.patched(PATCH):
+        return await LegacyFanOut(inp, spec.legacy_start, spec.window).run(
+            spec.legacy_before_cancel, spec.after_drain
+        )
+    return await FanOut(inp, spec).run()
+
+
+class FanOut:
+    def __init__(self, inp: BatchInput, spec: Spec) -> None:
+        self.inp, self.spec = inp, spec
+        # This run's children: their tasks end when their workflows close.
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.started: set[str] = set()  # of `running`: the start is confirmed
+        # Children the previous runs started and left in flight: known ended from Postgres.
+        self.carried: set[str] = set(inp.in_flight)
+        self.polled = workflow.now()
+
+    async def run(self) -> BatchOutcome | None:
+        inp = self.inp
+        try:
+            if not inp.started and not await db(JobActivities.start_job, JobRef(inp.job_id)):
+                return None  # cancelled before it started: the API settled every child
+            after = await self._start_children()
+            if after is not None:
+                # A child whose start is not yet confirmed might never start once this
+                # run has closed: hand over only started ones.
+                await workflow.wait_condition(lambda: self.started >= self.running.keys())
+                in_flight = tuple(sorted(self.running.keys() | self.carried))
+                workflow.continue_as_new(
+                    dataclasses.replace(
+                        inp, after_child_id=after, started=True, in_flight=in_flight
+                    )
+                )
+            await self._until(lambda: not self.running and not self.carried)
+            return await db(BatchActivities.finish_batch, FinishBatchInput(inp.job_id))
+        except BaseException as err:
+            if is_cancelled_exception(err):
+                await self._cancel_everything()
+            raise
+
+    async def _start_children(self) -> str | None:
+        async def slot() -> None:
+            await self._until(lambda: len(self.running) + len(self.carried) < self.spec.window)
+
+        def spawn(child_id: str) -> None:
+            self.running[child_id] = asyncio.create_task(self._child(child_id))
+
+        return await start_pending(self.inp, slot, spawn)
+
+    async def _child(self, child_id: str) -> None:
+        try:
+            handle = await self.spec.start(child_id)
+            self.started.add(child_id)
+            await handle
+        except (ChildWorkflowError, asyncio.CancelledError):
+            pass  # the child's own row already says failed or cancelled
+        finally:
+            del self.running[child_id]
+            self.started.discard(child_id)
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Wait for `done`, which the ends of this run's children and of carried ones (read
+        from Postgres at most every CARRIED_POLL) make true."""
+        while not done():
+            if self.carried and workflow.now() - self.polled >= CARRIED_POLL:
+                await self._poll_carried()
+                continue
+            if not self.carried:
+                await workflow.wait_condition(done)
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await workflow.wait_condition(done, timeout=CARRIED_POLL)
+
+    async def _poll_carried(self) -> None:
+        request = OpenChildrenRequest(self.inp.job_id, sorted(self.carried))
+        self.carried &= set(await db(BatchActivities.open_children, request))
+        self.polled = workflow.now()
+
+    async def _cancel_everything(self) -> None:
+        job_id = self.inp.job_id
+        reason = workflow.cancellation_reason() or None
+        await db(BatchActivities.cancel_pending_children, JobRef(job_id))
+        in_flight = sorted(self.running.keys() | self.carried)
+        for chunk in _chunks(in_flight, CANCEL_CHUNK):
+            await asyncio.gather(*(_cancel_child(child_id) for child_id in chunk))
+        # Each child records `cancelled` once its work has stopped (or its own outcome, if
+        # it ended first); one whose workflow closed without a word is left to after_drain
+        # and finish_batch, which settle every child still open.
+        waiting = in_flight
+        while waiting:
+            request = OpenChildrenRequest(job_id, waiting, wait_seconds=SETTLE_WAIT_SECONDS)
+            still_open = await db(BatchActivities.open_children, request)
+            waiting = [c for c in still_open if c in self.running or c in self.carried]
+        await self.spec.after_drain(job_id, reason)
+        await db(
+            BatchActivities.finish_batch, FinishBatchInput(job_id, cancelled=True, reason=reason)
+        )
+
+
+async def _cancel_child(child_id: str) -> None:
+    with contextlib.suppress(FailureError):  # it closed meanwhile or never started
+        await workflow.get_external_workflow_handle(child_id).cancel()
+
+
+def _chunks(ids: list[str], size: int) -> Iterable[list[str]]:
+    return (ids[n : n + size] for n in range(0, len(ids), size))
