@@ -11,6 +11,7 @@ from core.contracts import (
     BatchOutcome,
     ChildPageRequest,
     FinishBatchInput,
+    IndexChildRequest,
     JobRef,
     OpenChildrenRequest,
 )
@@ -48,6 +49,18 @@ class BatchActivities:
             await asyncio.sleep(SETTLE_POLL_SECONDS)
 
     @activity.defn
+    async def index_target(self, ref: JobRef) -> str | None:
+        """The vector store the batch indexes its parse results into, if any."""
+        return await batches.index_target(self.pool, ref.job_id)
+
+    @activity.defn
+    async def add_index_child(self, req: IndexChildRequest) -> bool:
+        """True if the parse child has its indexing child (added now or before)."""
+        return await batches.add_index_child(
+            self.pool, req.batch_id, req.parse_child_id, req.child_id
+        )
+
+    @activity.defn
     async def finish_batch(self, inp: FinishBatchInput) -> BatchOutcome:
         """Settle a batch whose children are all terminal, with its counts as the result:
         `cancelled` if the batch itself was cancelled, else from the children's outcomes."""
@@ -62,6 +75,8 @@ class BatchActivities:
         return [
             self.next_pending_children,
             self.open_children,
+            self.index_target,
+            self.add_index_child,
             self.cancel_pending_children,
             self.finish_batch,
         ]

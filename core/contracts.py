@@ -90,6 +90,16 @@ class OpenChildrenRequest:
 
 
 @dataclass(frozen=True)
+class IndexChildRequest:
+    """A batch's parse child that ended: give it indexing child `child_id` if it succeeded
+    and the batch indexes into a vector store."""
+
+    batch_id: str
+    parse_child_id: str
+    child_id: str
+
+
+@dataclass(frozen=True)
 class FinishBatchInput:
     job_id: str
     cancelled: bool = False

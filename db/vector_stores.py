@@ -64,9 +64,10 @@ RESULTS_IN_PROJECT = "SELECT id FROM parse_results WHERE project_id = $1 AND id 
 
 INSERT_CHILDREN = f"""
 WITH children AS (
-    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id)
-    SELECT c.id, $2, '{OPERATION}', c.source_id, $3, $1
-    FROM unnest($4::text[], $5::text[]) AS c(id, source_id)
+    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id,
+                      child_position)
+    SELECT c.id, $2, '{OPERATION}', c.source_id, $3, $1, c.position
+    FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS c(id, source_id, position)
     RETURNING id
 )
 INSERT INTO job_events (job_id, step, status, details)

@@ -77,6 +77,10 @@ class Spec:
     window: int
     legacy_before_cancel: Hook = _nothing
     after_drain: Hook = _nothing
+    # A child to run in the slot of one that ended (a batch's indexing of a parse result):
+    # `follow` answers its id (None: nothing follows), `start_follow` starts it.
+    follow: Callable[[str], Awaitable[str | None]] | None = None
+    start_follow: StartChild | None = None
 
 
 async def run_fan_out(inp: BatchInput, spec: Spec) -> BatchOutcome | None:
@@ -91,9 +95,11 @@ async def run_fan_out(inp: BatchInput, spec: Spec) -> BatchOutcome | None:
 class FanOut:
     def __init__(self, inp: BatchInput, spec: Spec) -> None:
         self.inp, self.spec = inp, spec
-        # This run's children: their tasks end when their workflows close.
+        # This run's slots, by child id: a task ends when its child's workflow (and the
+        # one that follows it) closed; `current` names the workflow in flight in each.
         self.running: dict[str, asyncio.Task[None]] = {}
-        self.started: set[str] = set()  # of `running`: the start is confirmed
+        self.current: dict[str, str] = {}
+        self.started: set[str] = set()  # workflows whose start is confirmed
         # Children the previous runs started and left in flight: known ended from Postgres.
         self.carried: set[str] = set(inp.in_flight)
         self.polled = workflow.now()
@@ -107,8 +113,8 @@ class FanOut:
             if after is not None:
                 # A child whose start is not yet confirmed might never start once this
                 # run has closed: hand over only started ones.
-                await workflow.wait_condition(lambda: self.started >= self.running.keys())
-                in_flight = tuple(sorted(self.running.keys() | self.carried))
+                await workflow.wait_condition(self._all_started)
+                in_flight = tuple(sorted({*self.current.values(), *self.carried}))
                 workflow.continue_as_new(
                     dataclasses.replace(
                         inp, after_child_id=after, started=True, in_flight=in_flight
@@ -126,20 +132,37 @@ class FanOut:
             await self._until(lambda: len(self.running) + len(self.carried) < self.spec.window)
 
         def spawn(child_id: str) -> None:
-            self.running[child_id] = asyncio.create_task(self._child(child_id))
+            self.running[child_id] = asyncio.create_task(self._slot(child_id, first=True))
 
         return await start_pending(self.inp, slot, spawn)
 
-    async def _child(self, child_id: str) -> None:
+    def _all_started(self) -> bool:
+        return all(self.current.get(slot) in self.started for slot in self.running)
+
+    async def _slot(self, child_id: str, first: bool) -> None:
+        """Run the child (unless an earlier run did: `first` False), then what follows it."""
         try:
-            handle = await self.spec.start(child_id)
-            self.started.add(child_id)
+            if first:
+                await self._run(child_id, child_id, self.spec.start)
+            if self.spec.follow is not None and self.spec.start_follow is not None:
+                self.current[child_id] = child_id  # not started: no continue-as-new now
+                follower = await self.spec.follow(child_id)
+                if follower is not None:
+                    await self._run(child_id, follower, self.spec.start_follow)
+        finally:
+            del self.running[child_id]
+            self.current.pop(child_id, None)
+
+    async def _run(self, slot: str, workflow_id: str, start: StartChild) -> None:
+        self.current[slot] = workflow_id
+        try:
+            handle = await start(workflow_id)
+            self.started.add(workflow_id)
             await handle
         except (ChildWorkflowError, asyncio.CancelledError):
             pass  # the child's own row already says failed or cancelled
         finally:
-            del self.running[child_id]
-            self.started.discard(child_id)
+            self.started.discard(workflow_id)
 
     async def _until(self, done: Callable[[], bool]) -> None:
         """Wait for `done`, which the ends of this run's children and of carried ones (read
@@ -156,14 +179,18 @@ class FanOut:
 
     async def _poll_carried(self) -> None:
         request = OpenChildrenRequest(self.inp.job_id, sorted(self.carried))
-        self.carried &= set(await db(BatchActivities.open_children, request))
+        still_open = set(await db(BatchActivities.open_children, request))
+        ended, self.carried = self.carried - still_open, self.carried & still_open
         self.polled = workflow.now()
+        if self.spec.follow is not None:
+            for child_id in sorted(ended):  # in the slot it leaves
+                self.running[child_id] = asyncio.create_task(self._slot(child_id, first=False))
 
     async def _cancel_everything(self) -> None:
         job_id = self.inp.job_id
         reason = workflow.cancellation_reason() or None
         await db(BatchActivities.cancel_pending_children, JobRef(job_id))
-        in_flight = sorted(self.running.keys() | self.carried)
+        in_flight = sorted({*self.current.values(), *self.carried})
         for chunk in _chunks(in_flight, CANCEL_CHUNK):
             await asyncio.gather(*(_cancel_child(child_id) for child_id in chunk))
         # Each child records `cancelled` once its work has stopped (or its own outcome, if
@@ -173,7 +200,8 @@ class FanOut:
         while waiting:
             request = OpenChildrenRequest(job_id, waiting, wait_seconds=SETTLE_WAIT_SECONDS)
             still_open = await db(BatchActivities.open_children, request)
-            waiting = [c for c in still_open if c in self.running or c in self.carried]
+            tracked = {*self.current.values(), *self.carried}
+            waiting = [c for c in still_open if c in tracked]
         await self.spec.after_drain(job_id, reason)
         await db(
             BatchActivities.finish_batch, FinishBatchInput(job_id, cancelled=True, reason=reason)

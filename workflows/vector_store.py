@@ -59,21 +59,27 @@ class IndexResultWorkflow:
             raise ApplicationError(message, non_retryable=True) from err
 
 
+async def start_index_child(
+    child_id: str, heartbeat_timeout_seconds: float
+) -> workflow.ChildWorkflowHandle[Any, Any]:
+    """Start the IndexResultWorkflow of one indexing child (a vector_store job's, or a
+    batch's that indexes its parse results). It outlives the run that started it (its
+    cancel is sent explicitly: workflows/fanout.py)."""
+    return await workflow.start_child_workflow(
+        IndexResultWorkflow.run,
+        JobRef(child_id),
+        id=child_id,
+        parent_close_policy=ParentClosePolicy.ABANDON,
+        memo={"heartbeat_timeout_seconds": heartbeat_timeout_seconds},
+    )
+
+
 @workflow.defn
 class VectorStoreWorkflow:
     @workflow.run
     async def run(self, inp: BatchInput) -> BatchOutcome | None:
-        memo = {"heartbeat_timeout_seconds": inp.heartbeat_timeout_seconds}
-
         async def start(child_id: str) -> workflow.ChildWorkflowHandle[Any, Any]:
-            return await workflow.start_child_workflow(
-                IndexResultWorkflow.run,
-                JobRef(child_id),
-                id=child_id,
-                # It outlives this run's continue-as-new; its cancel is sent explicitly.
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                memo=memo,
-            )
+            return await start_index_child(child_id, inp.heartbeat_timeout_seconds)
 
         async def legacy_start(child_id: str) -> None:
             await workflow.execute_child_workflow(
@@ -82,7 +88,7 @@ class VectorStoreWorkflow:
                 id=child_id,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
                 cancellation_type=ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
-                memo=memo,
+                memo={"heartbeat_timeout_seconds": inp.heartbeat_timeout_seconds},
             )
 
         async def cancel_open(job_id: str, reason: str | None) -> int:

@@ -24,18 +24,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from core.contracts import (
     BatchInput,
-    CancelJobInput,
-    FailJobInput,
     JobInput,
-    JobRef,
-    ResultOutcome,
 )
 from core.settings import get_settings
 from docket.embedded import temporal_test_server_path
@@ -200,33 +194,14 @@ async def fanout_cancelled_with_carried(
     return [(name, handle)]
 
 
-def vector_activities(table: FakeTable) -> list[object]:
-    """The batch fakes, plus the vector_store job's own activities, mocked by name."""
-
-    @activity.defn(name="index_result")
-    async def index_result(ref: JobRef) -> ResultOutcome:
-        table.move(ref.job_id, {"pending"}, "running")
-        if table.behaviour[ref.job_id] == "fail":
-            raise ApplicationError("no chunks to index", non_retryable=True)
-        return ResultOutcome(succeeded=table.move(ref.job_id, {"running"}, "succeeded"))
-
-    @activity.defn(name="fail_result")
-    async def fail_result(inp: FailJobInput) -> bool:
-        return table.move(inp.job_id, {"pending", "running"}, "failed")
-
-    @activity.defn(name="cancel_open_children")
-    async def cancel_open_children(inp: CancelJobInput) -> int:
-        return sum(table.move(c, {"pending", "running"}, "cancelled") for c in table.children())
-
-    return [*table.activities(), index_result, fail_result, cancel_open_children]
-
-
-async def vector_store_completed(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
-    # Two parse results indexed, one of them failing: the parent and both children.
-    table = FakeTable(status={BATCH: "pending"})
-    ok, bad = table.add_children("ok", "fail")
+async def _vector_store(
+    env: WorkflowEnvironment,
+    name: str,
+    table: FakeTable,
+    cancel_when: Callable[[dict[str, str]], bool] | None = None,
+) -> Handle:
     queue = f"replay-{uuid.uuid4().hex}"
-    activities = vector_activities(table)
+    activities = table.activities()
     async with build_worker(env.client, get_settings(), activities, task_queue=queue):
         handle = await env.client.start_workflow(
             VectorStoreWorkflow.run,
@@ -234,12 +209,42 @@ async def vector_store_completed(env: WorkflowEnvironment, name: str) -> list[tu
             id=name,
             task_queue=queue,
         )
+        if cancel_when is not None:
+            await eventually(lambda: asyncio.sleep(0, table.children()), cancel_when)
+            await handle.cancel(reason="enough")
         await _settle(handle)
+    return handle
+
+
+async def vector_store_completed(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
+    # Two parse results indexed, one of them failing: the parent and both children.
+    table = FakeTable(status={BATCH: "pending"})
+    ok, bad = table.add_children("ok", "fail")
     return [
-        (name, handle),
+        (name, await _vector_store(env, name, table)),
         (f"{name}_child_ok", env.client.get_workflow_handle(ok)),
         (f"{name}_child_failed", env.client.get_workflow_handle(bad)),
     ]
+
+
+async def fanout_vector_store_cancelled(
+    env: WorkflowEnvironment, name: str
+) -> list[tuple[str, Handle]]:
+    # Cancelled with one parse result indexed and two indexing (the window of 2).
+    table = FakeTable(status={BATCH: "pending"})
+    ok, *blocked = table.add_children("ok", "block", "block")
+
+    def window_full(children: dict[str, str]) -> bool:
+        return children[ok] == "succeeded" and all(children[c] == "running" for c in blocked)
+
+    return [(name, await _vector_store(env, name, table, window_full))]
+
+
+async def fanout_batch_indexing(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
+    # A batch with a vector store: each parse that succeeds is followed by its indexing.
+    table = FakeTable(status={BATCH: "pending"}, store="vs_replay")
+    table.add_children("ok", "fail", "ok")
+    return [(name, await _batch(env, name, table, max_concurrency=2))]
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -256,6 +261,8 @@ SCENARIOS: dict[str, Scenario] = {
         batch_cancelled,
         fanout_carried_across_continue_as_new,
         fanout_cancelled_with_carried,
+        fanout_vector_store_cancelled,
+        fanout_batch_indexing,
     )
 }
 

@@ -6,9 +6,11 @@ children that earlier runs started. Real child ParseWorkflows, activities mocked
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.contracts import BatchOutcome
@@ -30,6 +32,19 @@ ALONE_RATIO_MAX = 1.5
 
 async def statuses(table: FakeTable) -> dict[str, str]:
     return table.children()
+
+
+async def started_until(
+    env: WorkflowEnvironment,
+    table: FakeTable,
+    queue: str,
+    done: Callable[[dict[str, str]], bool],
+    **knobs: int,
+) -> WorkflowHandle[Any, Any]:
+    """Start the batch; return once `done(children's statuses)`."""
+    handle = await run_batch(env, table, queue, **knobs)
+    await eventually(lambda: statuses(table), done, within=60)
+    return handle
 
 
 def fresh() -> tuple[FakeTable, str]:
@@ -66,17 +81,14 @@ async def test_cancel_reaches_a_child_started_by_an_earlier_run(
     table, queue = fresh()
     slow, *tiny = table.add_children("block", *["ok"] * 9, "block", "block")
     *done, late_a, late_b = tiny
+
+    def window_full(children: dict[str, str]) -> bool:
+        finished = all(children[c] == "succeeded" for c in done)
+        return finished and children[late_a] == children[late_b] == "running"
+
     async with worker(time_skipping_env, table, queue):
-        handle = await run_batch(
-            time_skipping_env, table, queue, max_concurrency=3, children_per_run=3
-        )
-        await eventually(
-            lambda: statuses(table),
-            lambda children: (
-                all(children[c] == "succeeded" for c in done)
-                and children[late_a] == children[late_b] == "running"
-            ),
-        )
+        knobs = {"max_concurrency": 3, "children_per_run": 3}
+        handle = await started_until(time_skipping_env, table, queue, window_full, **knobs)
         await handle.cancel(reason="enough")
         with pytest.raises(WorkflowFailureError):
             await handle.result()
@@ -121,3 +133,49 @@ async def test_500_tiny_documents_beside_one_that_does_not_end_take_their_own_ti
         beside_s = await _until_tiny_done(time_skipping_env, beside, f"{queue}-beside", beside_tiny)
     log.info("500 tiny alone %.1f s, beside a straggler %.1f s", alone_s, beside_s)
     assert beside_s <= ALONE_RATIO_MAX * alone_s, (alone_s, beside_s)
+
+
+async def test_a_batch_with_a_store_indexes_each_parse_result_as_it_succeeds(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    table, queue = fresh()
+    table.store = "vs_1"
+    slow, bad, *good = table.add_children("hold", "fail", *["ok"] * 6)
+
+    def all_indexed(children: dict[str, str]) -> bool:
+        indexed = all(children[c] == "succeeded" for c in table.indexing)
+        return indexed and len(table.indexing) == len(good)
+
+    async with worker(time_skipping_env, table, queue):
+        # Each good document is indexed while the slow one (carried from the first run)
+        # still parses: the window is not drained for it.
+        knobs = {"max_concurrency": 3, "children_per_run": 3}
+        handle = await started_until(time_skipping_env, table, queue, all_indexed, **knobs)
+        assert table.children()[slow] == "running"
+        table.released = True
+        outcome = await handle.result()
+    assert len(table.indexing) == len(good) + 1  # the slow one's too, once it parsed
+    assert all(table.status[c] == "succeeded" for c in table.indexing)
+    assert table.status[bad] == "failed"
+    total = 2 + len(good) + len(table.indexing)
+    assert outcome == BatchOutcome(JobStatus.PARTIALLY_SUCCEEDED, total, total - 1, 1, 0)
+
+
+async def test_cancel_reaches_indexing_children(time_skipping_env: WorkflowEnvironment) -> None:
+    table, queue = fresh()
+    table.store, table.index_behaviour = "vs_1", "block"
+    parsed = table.add_children("ok", "ok")
+    async with worker(time_skipping_env, table, queue):
+        handle = await run_batch(time_skipping_env, table, queue, max_concurrency=2)
+        await eventually(
+            lambda: statuses(table),
+            lambda children: (
+                len(table.indexing) == 2 and all(children[c] == "running" for c in table.indexing)
+            ),
+        )
+        await handle.cancel(reason="enough")
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert all(table.status[c] == "succeeded" for c in parsed)
+    assert all(table.status[c] == "cancelled" for c in table.indexing)
+    assert table.status[BATCH] == "cancelled"
