@@ -53,6 +53,8 @@ CARRIED_POLL = timedelta(seconds=1)
 # How long one call of the local activity that waits for cancelled children to stop polls
 # Postgres before it answers (well under DB_ACTIVITY_TIMEOUT); the workflow calls again.
 SETTLE_WAIT_SECONDS = 5.0
+# A timer that ends the workflow task carrying the children's cancels: as short as can be.
+CANCEL_FLUSH = timedelta(milliseconds=1)
 # External cancels issued per workflow task: well under Temporal's 2,000 pending cancel
 # requests per execution.
 CANCEL_CHUNK = 500
@@ -103,6 +105,7 @@ class FanOut:
         # Children the previous runs started and left in flight: known ended from Postgres.
         self.carried: set[str] = set(inp.in_flight)
         self.polled = workflow.now()
+        self.cancelling = False
 
     async def run(self) -> BatchOutcome | None:
         inp = self.inp
@@ -144,7 +147,7 @@ class FanOut:
         try:
             if first:
                 await self._run(child_id, child_id, self.spec.start)
-            if self.spec.follow is not None and self.spec.start_follow is not None:
+            if self.spec.follow and self.spec.start_follow and not self.cancelling:
                 self.current[child_id] = child_id  # not started: no continue-as-new now
                 follower = await self.spec.follow(child_id)
                 if follower is not None:
@@ -187,15 +190,18 @@ class FanOut:
                 self.running[child_id] = asyncio.create_task(self._slot(child_id, first=False))
 
     async def _cancel_everything(self) -> None:
+        self.cancelling = True  # nothing follows a child any more
         job_id = self.inp.job_id
         reason = workflow.cancellation_reason() or None
         await db(BatchActivities.cancel_pending_children, JobRef(job_id))
         in_flight = sorted({*self.current.values(), *self.carried})
-        for chunk in _chunks(in_flight, CANCEL_CHUNK):
-            await asyncio.gather(*(_cancel_child(child_id) for child_id in chunk))
-        # Each child records `cancelled` once its work has stopped (or its own outcome, if
-        # it ended first); one whose workflow closed without a word is left to after_drain
-        # and finish_batch, which settle every child still open.
+        sending = asyncio.create_task(_cancel_children(in_flight))
+        # The cancels leave with this workflow task (a local activity would hold it open).
+        await workflow.sleep(CANCEL_FLUSH)
+        # Each child records `cancelled` once its work has stopped (most already have: the
+        # API's cancel told their workers through NOTIFY), or its own outcome if it ended
+        # first; one whose workflow closed without a word is left to after_drain and
+        # finish_batch, which settle every child still open.
         waiting = in_flight
         while waiting:
             request = OpenChildrenRequest(job_id, waiting, wait_seconds=SETTLE_WAIT_SECONDS)
@@ -206,6 +212,14 @@ class FanOut:
         await db(
             BatchActivities.finish_batch, FinishBatchInput(job_id, cancelled=True, reason=reason)
         )
+        # Settled: every child's work has stopped. Their workflows close as Temporal's
+        # cancel reaches them; it must be recorded before this run closes.
+        await sending
+
+
+async def _cancel_children(child_ids: list[str]) -> None:
+    for chunk in _chunks(child_ids, CANCEL_CHUNK):
+        await asyncio.gather(*(_cancel_child(child_id) for child_id in chunk))
 
 
 async def _cancel_child(child_id: str) -> None:
