@@ -6,8 +6,8 @@ continue-as-new runs as the history needs.
   ParentClosePolicy.ABANDON, so they outlive the run that started them, and a run hands the
   ids of its children still in flight to the next one (`BatchInput.in_flight`, at most
   about a window of ids). The next run counts them in its window and learns that they ended
-  from their rows in Postgres (polled, at most every CARRIED_POLL). One child that never
-  ends takes one slot, never the batch.
+  from their rows in Postgres (polled every CARRIED_POLL, less often while nothing ends).
+  One child that never ends takes one slot, never the batch.
 - Cancel never relies on ParentClosePolicy: pending children are cancelled in Postgres at
   once (they never start), every child in flight, this run's and the carried ones, gets
   Temporal's cancel by workflow id (the API's cancel already marked them and told their
@@ -50,6 +50,9 @@ PATCH = "fanout-window-across-continue-as-new"
 # How stale the window's view of carried children may get: one indexed read of at most a
 # window of ids per poll, while a straggler keeps only its own slot.
 CARRIED_POLL = timedelta(seconds=1)
+# While polls find nothing ended, the interval doubles up to this: a straggler of hours
+# costs a few hundred polls in the history, not tens of thousands.
+CARRIED_POLL_MAX = timedelta(seconds=30)
 # How long one call of the local activity that waits for cancelled children to stop polls
 # Postgres before it answers (well under DB_ACTIVITY_TIMEOUT); the workflow calls again.
 SETTLE_WAIT_SECONDS = 5.0
@@ -105,6 +108,7 @@ class FanOut:
         # Children the previous runs started and left in flight: known ended from Postgres.
         self.carried: set[str] = set(inp.in_flight)
         self.polled = workflow.now()
+        self.poll_every = CARRIED_POLL
         self.cancelling = False
 
     async def run(self) -> BatchOutcome | None:
@@ -171,20 +175,22 @@ class FanOut:
         """Wait for `done`, which the ends of this run's children and of carried ones (read
         from Postgres at most every CARRIED_POLL) make true."""
         while not done():
-            if self.carried and workflow.now() - self.polled >= CARRIED_POLL:
+            if self.carried and workflow.now() - self.polled >= self.poll_every:
                 await self._poll_carried()
                 continue
             if not self.carried:
                 await workflow.wait_condition(done)
                 return
             with contextlib.suppress(asyncio.TimeoutError):
-                await workflow.wait_condition(done, timeout=CARRIED_POLL)
+                await workflow.wait_condition(done, timeout=self.poll_every)
 
     async def _poll_carried(self) -> None:
         request = OpenChildrenRequest(self.inp.job_id, sorted(self.carried))
         still_open = set(await db(BatchActivities.open_children, request))
         ended, self.carried = self.carried - still_open, self.carried & still_open
         self.polled = workflow.now()
+        slower = min(self.poll_every * 2, CARRIED_POLL_MAX)
+        self.poll_every = CARRIED_POLL if ended else slower
         if self.spec.follow is not None:
             for child_id in sorted(ended):  # in the slot it leaves
                 self.running[child_id] = asyncio.create_task(self._slot(child_id, first=False))

@@ -12,7 +12,7 @@ from api.deps import AppState
 from core.settings import Settings
 from core.storage import FileStorage
 from tests.documents import make_pdf
-from tests.helpers import create_job, eventually, get_job, upload, wait_status
+from tests.helpers import create_job, eventually, get_job, get_ok, upload, wait_status
 from tests.vector_helpers import create_store, live_chunks, search
 
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
@@ -241,6 +241,8 @@ async def test_batch_into_a_vector_store_indexes_each_parse_result(
     index_job = await get_job(api, headers, project, indexings[0]["job_id"])
     assert index_job["operation"] == "vector_store"
     assert await live_chunks(pool, store) >= 2
+    entity = await get_ok(api, headers, f"/v1/projects/{project}/vector-stores/{store}")
+    assert (entity["file_counts"]["total"], entity["file_counts"]["succeeded"]) == (2, 2)
     found = await search(api, headers, project, store, query="bread baked in an oven")
     hits = found.json()["chunks"]
     assert "oven" in hits[0]["content"] and hits[0]["metadata"] == {"shelf": "b"}, hits
