@@ -11,9 +11,10 @@ continue-as-new runs as the history needs.
 - Cancel never relies on ParentClosePolicy: pending children are cancelled in Postgres at
   once (they never start), every child in flight, this run's and the carried ones, gets
   Temporal's cancel by workflow id (the API's cancel already marked them and told their
-  workers through NOTIFY), and the job is settled `cancelled` as soon as Postgres says
-  every child has stopped (each child records its own `cancelled` once its work stopped):
-  not after each child's workflow has also closed, which takes more round trips.
+  workers through NOTIFY; those still working get it first), and the job is settled
+  `cancelled` as soon as Postgres says every child has stopped (each child records its
+  own `cancelled` once its work stopped): not after each child's workflow has closed too,
+  which takes a workflow task of each of them.
 Progress is not tracked here: Postgres counts it from the children's rows.
 
 Executions started before this version keep the old loop (`workflow.patched`), which
@@ -201,14 +202,18 @@ class FanOut:
         reason = workflow.cancellation_reason() or None
         await db(BatchActivities.cancel_pending_children, JobRef(job_id))
         in_flight = sorted({*self.current.values(), *self.carried})
-        sending = asyncio.create_task(_cancel_children(in_flight))
-        # The cancels leave with this workflow task (a local activity would hold it open).
-        await workflow.sleep(CANCEL_FLUSH)
+        # First the children still working (their rows open): a few, where the window holds
+        # many whose rows the API's cancel already settled (they end on their own).
+        request = OpenChildrenRequest(job_id, in_flight)
+        waiting = await db(BatchActivities.open_children, request)
+        sending = asyncio.create_task(_cancel_children(waiting))
+        if waiting:  # the cancels leave with this workflow task (a local activity holds it)
+            await workflow.sleep(CANCEL_FLUSH)
         # Each child records `cancelled` once its work has stopped (most already have: the
         # API's cancel told their workers through NOTIFY), or its own outcome if it ended
         # first; one whose workflow closed without a word is left to after_drain and
         # finish_batch, which settle every child still open.
-        waiting = in_flight
+        first = set(waiting)
         while waiting:
             request = OpenChildrenRequest(job_id, waiting, wait_seconds=SETTLE_WAIT_SECONDS)
             still_open = await db(BatchActivities.open_children, request)
@@ -219,8 +224,9 @@ class FanOut:
             BatchActivities.finish_batch, FinishBatchInput(job_id, cancelled=True, reason=reason)
         )
         # Settled: every child's work has stopped. Their workflows close as Temporal's
-        # cancel reaches them; it must be recorded before this run closes.
+        # cancel reaches them (the others' too, now); it is recorded before this run closes.
         await sending
+        await _cancel_children([c for c in in_flight if c not in first])
 
 
 async def _cancel_children(child_ids: list[str]) -> None:
