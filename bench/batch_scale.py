@@ -132,7 +132,10 @@ async def cancel_rows(
         summary,
         target=f"≤ {CANCEL_SETTLE_MAX_S} s",
         met=summary.p50 <= CANCEL_SETTLE_MAX_S,
-        extra={"post_answered_p50_s": round(sorted(answered)[len(answered) // 2], 3)},
+        extra={
+            "post_answered_p50_s": round(sorted(answered)[len(answered) // 2], 3),
+            "settled_s": [round(x, 3) for x in settled],
+        },
     )
     return row, history
 
@@ -238,6 +241,8 @@ def main(argv: list[str]) -> None:
     with running_stack(db_command_timeout_seconds=CREATE_TIMEOUT_S) as stack:
         rows = asyncio.run(measure_cancel(stack, sizes))
     sys.stdout.write(table(rows) + "\n")
+    for row in rows:
+        sys.stdout.write(f"{row.figure}: {row.extra}\n")
 
 
 if __name__ == "__main__":
