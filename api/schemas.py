@@ -168,6 +168,9 @@ class BatchParseRequest(RequestModel):
         min_length=1, max_length=MAX_BATCH_DOCUMENTS
     )
     parameters: ParseParameters = Field(default_factory=ParseParameters)
+    # A vector store of the project: each document's parse result is indexed into it as its
+    # parse succeeds (with `parameters.vector_store_metadata` on every chunk), in the batch.
+    vector_store_id: SourceDocumentId | None = None
 
     @field_validator("source_document_ids")
     @classmethod

@@ -68,6 +68,8 @@ class BatchInput:
     # Carried across continue-as-new: children are started in id order after this one.
     after_child_id: str = ""
     started: bool = False
+    # Carried across continue-as-new: children a previous run started that may still run.
+    in_flight: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,26 @@ class ChildPageRequest:
     batch_id: str
     after_child_id: str
     limit: int
+
+
+@dataclass(frozen=True)
+class OpenChildrenRequest:
+    """Which of these children of the batch are not yet terminal; with `wait_seconds`,
+    polled that long at most until none is."""
+
+    batch_id: str
+    child_ids: list[str]
+    wait_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class IndexChildRequest:
+    """A batch's parse child that ended: give it indexing child `child_id` if it succeeded
+    and the batch indexes into a vector store."""
+
+    batch_id: str
+    parse_child_id: str
+    child_id: str
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,56 @@ SELECT id, $6, $7, json_build_object('batch_job_id', $1::text)::jsonb
 FROM children
 """
 
+# The children a fan-out starts from its pages: a batch's parse children (its indexing
+# children are started by the batch as each parse succeeds, see ADD_INDEX_CHILD).
 NEXT_PENDING = """
+SELECT c.id FROM jobs c
+WHERE c.parent_job_id = $1 AND c.status = $4 AND c.id > $2
+  AND c.operation = (SELECT CASE p.operation WHEN 'batch_parse' THEN 'parse' ELSE p.operation END
+                     FROM jobs p WHERE p.id = $1)
+ORDER BY c.id LIMIT $3
+"""
+
+# The vector store a batch indexes its parse results into (NULL: none).
+INDEX_TARGET = "SELECT source_id FROM jobs WHERE id = $1 AND operation = 'batch_parse'"
+# A parse child that succeeded gets its indexing child ($3, an id the workflow derives from
+# the parse child's, so a retried or repeated call adds nothing): a `vector_store` child
+# of the batch whose source is the parse result, listed after every parse child. Only
+# while the batch runs with no cancel accepted (its row shared-locked against the cancel's
+# mark). Returns the indexing child's id if it exists.
+ADD_INDEX_CHILD = """
+WITH parse AS (
+    SELECT c.project_id, c.correlation_id, c.child_position,
+           c.result->>'parse_result_id' AS result_id
+    FROM jobs c JOIN jobs b ON b.id = c.parent_job_id
+    WHERE c.id = $2 AND b.id = $1 AND c.operation = 'parse' AND c.status = 'succeeded'
+      AND c.result->>'parse_result_id' IS NOT NULL
+      AND b.status = 'running' AND b.cancel_requested_at IS NULL AND b.source_id IS NOT NULL
+    FOR SHARE OF b
+), documents AS (
+    SELECT (details->>'documents')::int AS n FROM job_events WHERE job_id = $1
+    ORDER BY id LIMIT 1
+), child AS (
+    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id,
+                      child_position)
+    SELECT $3, parse.project_id, 'vector_store', parse.result_id, parse.correlation_id, $1,
+           parse.child_position + COALESCE((SELECT n FROM documents), 0)
+    FROM parse
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), event AS (
+    INSERT INTO job_events (job_id, step, status, details)
+    SELECT id, $4, $5, json_build_object('batch_job_id', $1::text, 'parse_job_id', $2::text)::jsonb
+    FROM child
+)
+SELECT id FROM child UNION ALL SELECT id FROM jobs WHERE id = $3
+"""
+
+# Which of these children are not yet terminal (by primary key: at most a window of ids).
+OPEN_CHILDREN = f"""
 SELECT id FROM jobs
-WHERE parent_job_id = $1 AND status = $4 AND id > $2
-ORDER BY id LIMIT $3
+WHERE id = ANY($2::text[]) AND parent_job_id = $1 AND status IN ({NOT_TERMINAL})
+ORDER BY id
 """
 
 # A batch's children in states $4 → $3 (with its history event), in one statement.
@@ -97,6 +143,27 @@ async def insert_batch(
 async def next_pending(conn: Conn, batch_id: str, after: str, limit: int) -> list[str]:
     rows = await conn.fetch(NEXT_PENDING, batch_id, after, limit, JobStatus.PENDING.value)
     return [row["id"] for row in rows]
+
+
+async def index_target(conn: Conn, batch_id: str) -> str | None:
+    store: str | None = await conn.fetchval(INDEX_TARGET, batch_id)
+    return store
+
+
+async def add_index_child(conn: Conn, batch_id: str, parse_child_id: str, child_id: str) -> bool:
+    found = await conn.fetchval(
+        ADD_INDEX_CHILD,
+        batch_id,
+        parse_child_id,
+        child_id,
+        CREATED_STEP.name,
+        CREATED_STEP.status.value,
+    )
+    return found is not None
+
+
+async def open_children(conn: Conn, batch_id: str, child_ids: list[str]) -> list[str]:
+    return [row["id"] for row in await conn.fetch(OPEN_CHILDREN, batch_id, child_ids)]
 
 
 async def settle_children(

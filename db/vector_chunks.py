@@ -27,7 +27,13 @@ INDEX_ITEM = f"""
 SELECT c.status,
        (c.cancel_requested_at IS NOT NULL OR p.cancel_requested_at IS NOT NULL
         OR p.status <> 'running') AS stopping,
-       p.parameters::text AS parameters, s.id AS store_id, s.engine, s.embedding_model,
+       -- A batch that indexes its parse results names the store as its source and the
+       -- chunks' metadata in its parse parameters.
+       CASE WHEN p.operation = 'batch_parse'
+            THEN json_build_object('vector_store_id', p.source_id, 'metadata', COALESCE(
+                NULLIF(p.parameters->'vector_store_metadata', 'null'::jsonb), '{{}}'::jsonb))
+            ELSE p.parameters::json END::text AS parameters,
+       s.id AS store_id, s.engine, s.embedding_model,
        s.dimensions, r.id AS result_id, r.source_document_id,
        {CHUNKS_OF.format("r.id")}::text AS chunks,
        (SELECT count(*) FROM vector_chunks v WHERE v.job_id = c.id) AS staged

@@ -17,6 +17,8 @@ from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn, Connection
 
 OPERATION = JobOperationType.VECTOR_STORE.value
+# The jobs that index into a store (named as their source): its own, and batch parses.
+INDEXING = f"'{OPERATION}', '{JobOperationType.BATCH_PARSE.value}'"
 
 FILE_COUNTS_JSON = f"""(
     SELECT json_build_object(
@@ -27,7 +29,8 @@ FILE_COUNTS_JSON = f"""(
         'cancelled', count(*) FILTER (WHERE latest.status = 'cancelled'))
     FROM (SELECT DISTINCT ON (c.source_id) c.status
           FROM jobs p JOIN jobs c ON c.parent_job_id = p.id
-          WHERE p.operation = '{OPERATION}' AND p.parent_job_id IS NULL AND p.source_id = s.id
+          WHERE p.operation IN ({INDEXING}) AND p.parent_job_id IS NULL AND p.source_id = s.id
+            AND c.operation = '{OPERATION}'
           ORDER BY c.source_id, c.created_at DESC, c.id DESC) AS latest)"""
 
 STORE_JSON = f"""json_build_object(
@@ -53,7 +56,7 @@ FROM vector_stores s WHERE s.id = $1 AND s.project_id = $2
 """
 OPEN_JOBS = f"""
 SELECT id FROM jobs
-WHERE operation = '{OPERATION}' AND parent_job_id IS NULL AND source_id = $1
+WHERE operation IN ({INDEXING}) AND parent_job_id IS NULL AND source_id = $1
   AND status IN ({NOT_TERMINAL})
 ORDER BY id
 """
@@ -72,9 +75,10 @@ ORDER BY array_position($2::text[], id)
 
 INSERT_CHILDREN = f"""
 WITH children AS (
-    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id)
-    SELECT c.id, $2, '{OPERATION}', c.source_id, $3, $1
-    FROM unnest($4::text[], $5::text[]) AS c(id, source_id)
+    INSERT INTO jobs (id, project_id, operation, source_id, correlation_id, parent_job_id,
+                      child_position)
+    SELECT c.id, $2, '{OPERATION}', c.source_id, $3, $1, c.position
+    FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS c(id, source_id, position)
     RETURNING id
 )
 INSERT INTO job_events (job_id, step, status, details)

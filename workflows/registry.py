@@ -95,7 +95,7 @@ def default_registry() -> Registry:
                 BatchParseWorkflow,
                 BatchParseWorkflow.run,
                 batch_input,
-                child_workflows=(ParseWorkflow,),
+                child_workflows=(ParseWorkflow, IndexResultWorkflow),
             ),
             Operation(JobOperationType.CHUNK, ChunkWorkflow, ChunkWorkflow.run, single_job_input),
             Operation(

@@ -26,7 +26,7 @@ from api.schemas import (
 from core import mime
 from core.enums import JobOperationType
 from core.ids import IdPrefix, new_id
-from db import batches, results
+from db import batches, results, vector_stores
 from db.pagination import PageRequest
 from db.pool import Conn, Connection
 
@@ -64,12 +64,16 @@ async def create_batch_parse_job(
     x_correlation_id: CorrelationId = None,
 ) -> Response:
     """One `parse` child job per document, run with bounded concurrency; `progress` counts
-    the children by status."""
+    the children by status. With `vector_store_id`, each parse result is then indexed into
+    that store by a child of the batch too (counted in `progress` with the others)."""
     project_id = creation.project.id
     ids = body.source_document_ids
+    store_id = body.vector_store_id
+    if store_id is not None and await vector_stores.get(pool, store_id, project_id) is None:
+        raise not_found("vector store", store_id)
     await require_parseable(pool, project_id, ids, body.parameters.engine)
     batch = new_job(
-        project_id, JobOperationType.BATCH_PARSE, None, x_correlation_id, body.parameters
+        project_id, JobOperationType.BATCH_PARSE, store_id, x_correlation_id, body.parameters
     )
 
     async def insert(conn: Connection) -> str:

@@ -12,7 +12,8 @@ from api.deps import AppState
 from core.settings import Settings
 from core.storage import FileStorage
 from tests.documents import make_pdf
-from tests.helpers import create_job, eventually, get_job, upload, wait_status
+from tests.helpers import create_job, eventually, get_job, get_ok, upload, wait_status
+from tests.vector_helpers import create_store, live_chunks, search
 
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
 
@@ -205,3 +206,58 @@ async def test_batch_input_errors(
     twice = await api.post(url, json={"source_document_ids": [ids[0], ids[0]]}, headers=headers)
     assert twice.status_code == 422
     assert "duplicate" in twice.text
+
+
+RIVERS = b"# Rivers\n\nRivers carry water from mountains down to the sea through valleys.\n"
+BREAD = b"# Bread\n\nBread is baked in an oven from flour, water, salt and yeast.\n"
+
+
+async def test_batch_into_a_vector_store_indexes_each_parse_result(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str, pool: asyncpg.Pool
+) -> None:
+    store = (await create_store(api, headers, project, "batch-store"))["id"]
+    docs = [
+        (await upload(api, headers, project, name, text, "text/markdown"))["id"]
+        for name, text in (("rivers.md", RIVERS), ("bread.md", BREAD))
+    ]
+    bad = await upload(api, headers, project, "bad.pdf", b"%PDF-1.4 broken", "application/pdf")
+    body = {
+        "source_document_ids": [*docs, bad["id"]],
+        "vector_store_id": store,
+        "parameters": {"vector_store_metadata": {"shelf": "b"}},
+    }
+    batch = await create_job(api, headers, project, "parse/batch", body)
+    assert batch["source_id"] == store and batch["progress"]["total"] == 3
+    done = await watch(api, headers, project, batch["id"], TERMINAL)
+    # Two parses and their two indexings succeeded; the broken PDF failed (nothing to index).
+    assert done["status"] == "partially_succeeded", done
+    progress = done["progress"]
+    assert (progress["total"], progress["succeeded"], progress["failed"]) == (5, 4, 1)
+    parses, indexings = progress["child_jobs"][:3], progress["child_jobs"][3:]
+    assert [c["source_document_id"] for c in parses] == [*docs, bad["id"]]  # as submitted
+    assert [c["source_document_id"] for c in indexings] == [
+        c["parse_result_id"] for c in parses[:2]
+    ]
+    index_job = await get_job(api, headers, project, indexings[0]["job_id"])
+    assert index_job["operation"] == "vector_store"
+    assert await live_chunks(pool, store) >= 2
+    entity = await get_ok(api, headers, f"/v1/projects/{project}/vector-stores/{store}")
+    assert (entity["file_counts"]["total"], entity["file_counts"]["succeeded"]) == (2, 2)
+    found = await search(api, headers, project, store, query="bread baked in an oven")
+    hits = found.json()["chunks"]
+    assert "oven" in hits[0]["content"] and hits[0]["metadata"] == {"shelf": "b"}, hits
+
+
+async def test_batch_vector_store_must_exist_in_the_project(
+    api: httpx.AsyncClient, headers: dict[str, str], project: str
+) -> None:
+    url = f"/v1/projects/{project}/parse/batch"
+    ids = await text_files(api, headers, project, 1)
+    other = await api.post("/v1/projects", json={"name": "other"}, headers=headers)
+    theirs = (await create_store(api, headers, other.json()["id"], "theirs"))["id"]
+    for store in ("vs_" + "0" * 32, theirs):
+        body = {"source_document_ids": ids, "vector_store_id": store}
+        response = await api.post(url, json=body, headers=headers)
+        assert response.status_code == 404 and store in response.json()["detail"]
+    too_long = {"source_document_ids": ids, "vector_store_id": "v" * 1000}
+    assert (await api.post(url, json=too_long, headers=headers)).status_code == 422

@@ -24,18 +24,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from core.contracts import (
     BatchInput,
-    CancelJobInput,
-    FailJobInput,
     JobInput,
-    JobRef,
-    ResultOutcome,
 )
 from core.settings import get_settings
 from docket.embedded import temporal_test_server_path
@@ -107,6 +101,8 @@ async def _batch(
     name: str,
     table: FakeTable,
     cancel_when: Callable[[dict[str, str]], bool] | None = None,
+    *,
+    release_when: Callable[[dict[str, str]], bool] | None = None,
     max_concurrency: int = 100,
     children_per_run: int = 500,
 ) -> Handle:
@@ -127,6 +123,9 @@ async def _batch(
         if cancel_when is not None:
             await eventually(lambda: asyncio.sleep(0, table.children()), cancel_when)
             await handle.cancel(reason="enough")
+        if release_when is not None:
+            await eventually(lambda: asyncio.sleep(0, table.children()), release_when)
+            table.released = True
         await _settle(handle)
     return handle
 
@@ -160,33 +159,49 @@ async def batch_cancelled(env: WorkflowEnvironment, name: str) -> list[tuple[str
     return [(name, await _batch(env, name, table, cancel_when=window_full, max_concurrency=3))]
 
 
-def vector_activities(table: FakeTable) -> list[object]:
-    """The batch fakes, plus the vector_store job's own activities, mocked by name."""
-
-    @activity.defn(name="index_result")
-    async def index_result(ref: JobRef) -> ResultOutcome:
-        table.move(ref.job_id, {"pending"}, "running")
-        if table.behaviour[ref.job_id] == "fail":
-            raise ApplicationError("no chunks to index", non_retryable=True)
-        return ResultOutcome(succeeded=table.move(ref.job_id, {"running"}, "succeeded"))
-
-    @activity.defn(name="fail_result")
-    async def fail_result(inp: FailJobInput) -> bool:
-        return table.move(inp.job_id, {"pending", "running"}, "failed")
-
-    @activity.defn(name="cancel_open_children")
-    async def cancel_open_children(inp: CancelJobInput) -> int:
-        return sum(table.move(c, {"pending", "running"}, "cancelled") for c in table.children())
-
-    return [*table.activities(), index_result, fail_result, cancel_open_children]
-
-
-async def vector_store_completed(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
-    # Two parse results indexed, one of them failing: the parent and both children.
+async def fanout_carried_across_continue_as_new(
+    env: WorkflowEnvironment, name: str
+) -> list[tuple[str, Handle]]:
+    # A child still running when its run continues as new: the next run carries it in its
+    # window (polling its row), starts the rest, and finishes once it ends.
     table = FakeTable(status={BATCH: "pending"})
-    ok, bad = table.add_children("ok", "fail")
+    slow, *_ = table.add_children("hold", "ok", "ok", "ok")
+
+    def the_rest_is_done(children: dict[str, str]) -> bool:
+        return all(status == "succeeded" for child, status in children.items() if child != slow)
+
+    handle = await _batch(
+        env, name, table, release_when=the_rest_is_done, max_concurrency=2, children_per_run=2
+    )
+    first = env.client.get_workflow_handle(name, run_id=handle.first_execution_run_id)
+    return [(f"{name}_run1", first), (f"{name}_last", handle)]
+
+
+async def fanout_cancelled_with_carried(
+    env: WorkflowEnvironment, name: str
+) -> list[tuple[str, Handle]]:
+    # Cancelled in its second run: one child carried from the first run and one of its own
+    # running (the window), one never started.
+    table = FakeTable(status={BATCH: "pending"})
+    slow, ok, late, _never = table.add_children("block", "ok", "block", "block")
+
+    def window_full(children: dict[str, str]) -> bool:
+        return children[ok] == "succeeded" and children[slow] == children[late] == "running"
+
+    handle = await _batch(
+        env, name, table, cancel_when=window_full, max_concurrency=2, children_per_run=2
+    )
+    return [(name, handle)]
+
+
+async def _vector_store(
+    env: WorkflowEnvironment,
+    name: str,
+    table: FakeTable,
+    cancel_when: Callable[[dict[str, str]], bool] | None = None,
+) -> Handle:
     queue = f"replay-{uuid.uuid4().hex}"
-    activities = vector_activities(table)
+    activities = table.activities()
     async with build_worker(env.client, get_settings(), activities, task_queue=queue):
         handle = await env.client.start_workflow(
             VectorStoreWorkflow.run,
@@ -194,12 +209,42 @@ async def vector_store_completed(env: WorkflowEnvironment, name: str) -> list[tu
             id=name,
             task_queue=queue,
         )
+        if cancel_when is not None:
+            await eventually(lambda: asyncio.sleep(0, table.children()), cancel_when)
+            await handle.cancel(reason="enough")
         await _settle(handle)
+    return handle
+
+
+async def vector_store_completed(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
+    # Two parse results indexed, one of them failing: the parent and both children.
+    table = FakeTable(status={BATCH: "pending"})
+    ok, bad = table.add_children("ok", "fail")
     return [
-        (name, handle),
+        (name, await _vector_store(env, name, table)),
         (f"{name}_child_ok", env.client.get_workflow_handle(ok)),
         (f"{name}_child_failed", env.client.get_workflow_handle(bad)),
     ]
+
+
+async def fanout_vector_store_cancelled(
+    env: WorkflowEnvironment, name: str
+) -> list[tuple[str, Handle]]:
+    # Cancelled with one parse result indexed and two indexing (the window of 2).
+    table = FakeTable(status={BATCH: "pending"})
+    ok, *blocked = table.add_children("ok", "block", "block")
+
+    def window_full(children: dict[str, str]) -> bool:
+        return children[ok] == "succeeded" and all(children[c] == "running" for c in blocked)
+
+    return [(name, await _vector_store(env, name, table, window_full))]
+
+
+async def fanout_batch_indexing(env: WorkflowEnvironment, name: str) -> list[tuple[str, Handle]]:
+    # A batch with a vector store: each parse that succeeds is followed by its indexing.
+    table = FakeTable(status={BATCH: "pending"}, store="vs_replay")
+    table.add_children("ok", "fail", "ok")
+    return [(name, await _batch(env, name, table, max_concurrency=2))]
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -214,6 +259,10 @@ SCENARIOS: dict[str, Scenario] = {
         batch_completed,
         batch_continued_as_new,
         batch_cancelled,
+        fanout_carried_across_continue_as_new,
+        fanout_cancelled_with_carried,
+        fanout_vector_store_cancelled,
+        fanout_batch_indexing,
     )
 }
 

@@ -2,6 +2,7 @@
 activity mocked by name over an in-memory job table."""
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -20,13 +21,16 @@ from core.contracts import (
     ChildPageRequest,
     FailJobInput,
     FinishBatchInput,
+    IndexChildRequest,
     JobRef,
+    OpenChildrenRequest,
     ResultOutcome,
 )
 from core.enums import JobStatus
 from tests.helpers import eventually
 from workflows.batch import BatchParseWorkflow
 from workflows.parse import ParseWorkflow
+from workflows.vector_store import IndexResultWorkflow
 
 BATCH = "job_batch"
 
@@ -36,9 +40,14 @@ class FakeTable:
     """Jobs by id, with the state machine's compare-and-set semantics."""
 
     status: dict[str, str] = field(default_factory=dict)
-    behaviour: dict[str, str] = field(default_factory=dict)  # child id → ok | fail | block
+    # child id → ok | fail | block (until cancelled) | hold (until `released`)
+    behaviour: dict[str, str] = field(default_factory=dict)
     started_ever: set[str] = field(default_factory=set)
     max_running: int = 0
+    released: bool = False
+    store: str | None = None  # the vector store the batch indexes into
+    indexing: set[str] = field(default_factory=set)  # indexing children (not paged)
+    index_behaviour: str = "ok"  # of every indexing child: ok | block
 
     def add_children(self, *behaviours: str) -> list[str]:
         ids = [f"job_{n:04d}" for n in range(len(self.status), len(self.status) + len(behaviours))]
@@ -70,7 +79,7 @@ class FakeTable:
             how = self.behaviour[ref.job_id]
             if how == "fail":
                 raise ApplicationError("corrupt", type=PARSE_ERROR_TYPE, non_retryable=True)
-            while how == "block":
+            while how == "block" or (how == "hold" and not self.released):
                 activity.heartbeat()
                 await asyncio.sleep(0.02)
             return ResultOutcome(succeeded=self.move(ref.job_id, {"running"}, "succeeded"))
@@ -79,14 +88,20 @@ class FakeTable:
         async def cancel_job(inp: CancelJobInput) -> bool:
             return self.move(inp.job_id, {"pending", "running"}, "cancelled")
 
-        @activity.defn(name="fail_job")
-        async def fail_job(inp: FailJobInput) -> bool:
-            return self.move(inp.job_id, {"pending", "running"}, "failed")
-
         @activity.defn(name="next_pending_children")
         async def next_pending_children(page: ChildPageRequest) -> list[str]:
-            pending = sorted(k for k, s in self.children().items() if s == "pending")
+            children = self.children().items()
+            pending = sorted(k for k, s in children if s == "pending" and k not in self.indexing)
             return [k for k in pending if k > page.after_child_id][: page.limit]
+
+        @activity.defn(name="open_children")
+        async def open_children(req: OpenChildrenRequest) -> list[str]:
+            deadline = time.monotonic() + req.wait_seconds
+            while True:
+                still = [c for c in req.child_ids if self.status[c] in ("pending", "running")]
+                if not still or time.monotonic() >= deadline:
+                    return still
+                await asyncio.sleep(0.01)
 
         @activity.defn(name="cancel_pending_children")
         async def cancel_pending_children(ref: JobRef) -> int:
@@ -112,11 +127,59 @@ class FakeTable:
             start_job,
             parse_document,
             cancel_job,
-            fail_job,
+            self.failing("fail_job"),
             next_pending_children,
+            open_children,
             cancel_pending_children,
             finish_batch,
+            *self.indexing_activities(),
         ]
+
+    def indexing_activities(self) -> list[object]:
+        """A vector_store job's activities (and a batch's that indexes), mocked by name."""
+
+        @activity.defn(name="index_target")
+        async def index_target(ref: JobRef) -> str | None:
+            return self.store
+
+        @activity.defn(name="add_index_child")
+        async def add_index_child(req: IndexChildRequest) -> bool:
+            parsed = self.status[req.parse_child_id] == "succeeded"
+            if self.store and parsed and req.parse_child_id not in self.indexing:
+                self.indexing.add(req.child_id)
+                self.status.setdefault(req.child_id, "pending")
+                self.behaviour.setdefault(req.child_id, self.index_behaviour)
+            return req.child_id in self.status
+
+        @activity.defn(name="index_result")
+        async def index_result(ref: JobRef) -> ResultOutcome:
+            self.move(ref.job_id, {"pending"}, "running")
+            if self.behaviour[ref.job_id] == "fail":
+                raise ApplicationError("no chunks to index", non_retryable=True)
+            try:
+                while self.behaviour[ref.job_id] == "block":
+                    activity.heartbeat()
+                    await asyncio.sleep(0.02)
+            except asyncio.CancelledError:  # as the real one: it settles its child itself
+                self.move(ref.job_id, {"running"}, "cancelled")
+                raise
+            return ResultOutcome(succeeded=self.move(ref.job_id, {"running"}, "succeeded"))
+
+        @activity.defn(name="cancel_open_children")
+        async def cancel_open_children(inp: CancelJobInput) -> int:
+            return sum(self.move(c, {"pending", "running"}, "cancelled") for c in self.children())
+
+        fail_result = self.failing("fail_result")
+        return [index_target, add_index_child, index_result, fail_result, cancel_open_children]
+
+    def failing(self, name: str) -> object:
+        """The activity `name` that records its job `failed`."""
+
+        @activity.defn(name=name)
+        async def fail(inp: FailJobInput) -> bool:
+            return self.move(inp.job_id, {"pending", "running"}, "failed")
+
+        return fail
 
 
 @pytest.fixture
@@ -139,7 +202,7 @@ def worker(env: WorkflowEnvironment, table: FakeTable, queue: str) -> Worker:
     return Worker(
         env.client,
         task_queue=queue,
-        workflows=[BatchParseWorkflow, ParseWorkflow],
+        workflows=[BatchParseWorkflow, ParseWorkflow, IndexResultWorkflow],
         activities=table.activities(),
     )
 
