@@ -2,7 +2,9 @@
 (Python bindings of the Rust `object_store` crate used by Arrow/DataFusion: async, typed,
 streaming multipart uploads that abort on failure, pre-signed URLs, bounded retries).
 
-An upload streams in parts of `s3_part_bytes` to `staging/<random>` while its sha256 is
+A seekable upload (the API's spooled file) is hashed first, then streamed in parts of
+`s3_part_bytes` once, straight to `blobs/<xx>/<sha256>` (skipped when those bytes are already
+stored). A stream that can be read only once goes to `staging/<random>` while its sha256 is
 computed, then is renamed (server-side copy + delete) to `blobs/<xx>/<sha256>`, so the same
 bytes always end under the same key. A failure half way (over the size limit, the source
 broken, the store gone) aborts the multipart upload, so nothing is left in the store.
@@ -58,6 +60,24 @@ def summary(err: BaseException) -> str:
     return first[:SUMMARY_CHARS]
 
 
+def _hash_all(source: BinaryIO, max_bytes: int) -> tuple[str, int, bytes]:
+    """sha256, size and first bytes of the rest of `source` (raises past `max_bytes`)."""
+    digest, size, head = hashlib.sha256(), 0, b""
+    while chunk := source.read(COPY_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise UploadTooLarge(max_bytes)
+        if len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
+        digest.update(chunk)
+    return digest.hexdigest(), size, head
+
+
+async def _chunks_of(source: BinaryIO) -> AsyncIterator[bytes]:
+    while chunk := await asyncio.to_thread(source.read, COPY_CHUNK):
+        yield chunk
+
+
 def blob_path(key: str) -> str:
     return f"blobs/{check_key(key)[:2]}/{key}"
 
@@ -92,6 +112,32 @@ class S3Storage:
         return cls(store, settings.s3_part_bytes, settings.s3_upload_concurrency)
 
     async def store(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
+        if source.seekable():
+            return await self._store_once(source, max_bytes)
+        return await self._store_staged(source, max_bytes)
+
+    async def _store_once(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
+        """A seekable upload (the API's spooled file): hashed first, then written once under
+        its final key, or not at all when the store already holds those bytes. A rename is
+        a server-side copy plus a delete: a second full write of every upload."""
+        start = source.tell()
+        key, size, head = await asyncio.to_thread(_hash_all, source, max_bytes)
+        try:
+            if not await self.exists(key):
+                source.seek(start)
+                await obstore.put_async(
+                    self.bucket,
+                    blob_path(key),
+                    _chunks_of(source),
+                    chunk_size=self.part_bytes,
+                    max_concurrency=self.concurrency,
+                )
+        except STORE_ERRORS as err:
+            raise StorageUnavailable(summary(err)) from err
+        return StoredBlob(key=key, size=size, head=head)
+
+    async def _store_staged(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
+        """A stream read once: written to a staging key while hashed, then renamed."""
         digest = hashlib.sha256()
         head = bytearray()
         size = 0
