@@ -31,6 +31,7 @@ class PoolConfig:
                 max_paragraphs=settings.max_paragraphs,
                 max_text_chars=settings.max_text_chars,
                 max_chunks=settings.max_chunks,
+                max_result_bytes=settings.max_result_mb * MIB,
                 max_html_elements=settings.max_html_elements,
                 max_xml_elements=settings.max_xml_elements,
                 max_depth=settings.max_depth,

@@ -123,7 +123,13 @@ class DocumentParse:
         Checkpoint(self._limits).check("max_chunks", len(chunks), "chunks")
         pages = json.dumps([{**page_to_dict(p), "text_source": p.text_source} for p in self.pages])
         ocr_pages = self._checkpoint.ocr_pages
-        return Parsed(len(self.pages), chunks, json.dumps(chunks), pages, ocr_pages=ocr_pages)
+        chunks_json = json.dumps(chunks)
+        # json.dumps escapes non-ASCII, so characters are bytes here.
+        stored = len(chunks_json) + len(pages)
+        Checkpoint(self._limits).check(
+            "max_result_bytes", stored, "of parse result (pages and chunks as JSON)"
+        )
+        return Parsed(len(self.pages), chunks, chunks_json, pages, ocr_pages=ocr_pages)
 
     async def run(self) -> Parsed:
         """Parse and chunk on the parse thread, heartbeating the pages read after each turn.

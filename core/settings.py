@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     max_paragraphs: int = Field(default=200_000, ge=1)
     max_text_chars: int = Field(default=50_000_000, ge=1)
     max_chunks: int = Field(default=100_000, ge=1)
+    # The stored result (pages + chunks as JSON); the pages are one jsonb value, which
+    # Postgres caps at 256 MB, so the default stays below it.
+    max_result_mb: int = Field(default=200, ge=1)
     max_html_elements: int = Field(default=200_000, ge=1)
     max_xml_elements: int = Field(default=4_000_000, ge=1)
     max_depth: int = Field(default=256, ge=8, le=400)  # le: the HTML walk recurses per level

@@ -32,6 +32,7 @@ class ParseLimits:
     max_docx_part_bytes: int = 128 * MIB
     max_compression_ratio: int = 500
     max_image_pixels: int = 64_000_000
+    max_result_bytes: int = 200 * MIB
 
 
 # The setting behind each limit, named in messages (core/settings.py defines them).
@@ -46,7 +47,9 @@ SETTING_NAMES = {
     "max_docx_part_bytes": "DOCKET_MAX_DOCX_PART_MB",
     "max_compression_ratio": "DOCKET_MAX_COMPRESSION_RATIO",
     "max_image_pixels": "DOCKET_MAX_IMAGE_PIXELS",
+    "max_result_bytes": "DOCKET_MAX_RESULT_MB",
 }
+_IN_MB = {"max_docx_part_bytes", "max_result_bytes"}
 
 
 class LimitExceeded(ParseError):
@@ -58,7 +61,7 @@ class ParseCancelled(Exception):
 
 
 def _shown(limit: str, value: int) -> str:
-    return f"{value // MIB:,} MB" if limit == "max_docx_part_bytes" else f"{value:,}"
+    return f"{value // MIB:,} MB" if limit in _IN_MB else f"{value:,}"
 
 
 def over_limit(

@@ -15,7 +15,7 @@ from activities import parse_run
 from activities.parse_run import DocumentParse, Parsed, threaded_parse
 from activities.parsing import ChunkingOptions, Page, chunk_pages, chunk_to_dict, iter_pages
 from activities.parsing.detect import PDF_MIME
-from activities.parsing.limits import Checkpoint
+from activities.parsing.limits import MIB, Checkpoint, LimitExceeded, ParseLimits
 from tests.activities.parsing.conftest import PdfFactory
 
 PAGES = 30
@@ -87,3 +87,13 @@ async def test_cancel_stops_within_a_page_and_releases_the_document(
     await asyncio.sleep(SETTLE_SECONDS)
     assert len(runs[0].pages) <= read_at_cancel + 1
     assert closed == [True]
+
+
+def test_a_result_over_the_size_limit_fails_naming_the_setting(tmp_path: Path) -> None:
+    text = tmp_path / "big.txt"
+    text.write_text("words of a paragraph that is long enough to matter\n\n" * 60_000)
+    limits = ParseLimits(max_result_bytes=2 * MIB)
+    parse = DocumentParse(text, "text/plain", lambda: ChunkingOptions(), limits)
+    with pytest.raises(LimitExceeded, match=r"the limit is 2 MB \(DOCKET_MAX_RESULT_MB\)"):
+        while parse.step() is None:
+            pass
