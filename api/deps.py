@@ -60,10 +60,11 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 
 
-async def get_events(request: Request) -> EventHub:
-    """The process's event hub (the lifespan starts it, see api/app.py)."""
-    hub: EventHub = request.app.state.events
+async def get_events(request: Request) -> EventHub | None:
+    """The process's event hub (the lifespan starts it, see api/app.py); None in an app
+    served without its lifespan (an in-process test transport)."""
+    hub: EventHub | None = getattr(request.app.state, "events", None)
     return hub
 
 
-EventsDep = Annotated[EventHub, Depends(get_events)]
+EventsDep = Annotated[EventHub | None, Depends(get_events)]

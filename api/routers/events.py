@@ -60,6 +60,8 @@ async def job_events(
     status; resume with `Last-Event-ID`."""
     admit(await jobs.status_for(pool, who.key, job_id, project_id), "job", job_id, project_id)
     try:
+        if hub is None:
+            raise StreamsFull  # no listener runs in this process: no stream can be served
         hub.reserve()
     except StreamsFull:
         return JSONResponse(

@@ -32,7 +32,9 @@ async def serve(app: Any, lifespan: str = "on") -> AsyncIterator[str]:
     """`app` on a free local port until the block ends; its base URL."""
     port = find_free_port(0, HOST)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan=lifespan)
+        # No log_config/log_level: uvicorn would set its loggers' levels and cut them off
+        # the root for the rest of the session (tests/deploy/test_logs.py checks them).
+        uvicorn.Config(app, host=HOST, port=port, lifespan=lifespan, log_config=None)
     )
     serving = asyncio.create_task(server.serve())
     await eventually(lambda: asyncio.sleep(0, server.started or serving.done()), bool)

@@ -16,6 +16,9 @@ from tests.helpers import create_job, upload, wait_status
 SIGNED_ONLY = {"/v1/projects/{project_id}/files/{file_id}/content"}
 # Not about one project: they must simply not show this account's projects.
 ACCOUNT_WIDE = {("GET", "/v1/projects"), ("POST", "/v1/projects")}
+# A public address literal: accepted without a DNS lookup; never called (no job of the
+# project ends after the webhook is registered).
+PUBLIC_HOOK = "https://93.184.215.14/hook"
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/projects/{project_id}"): {"name": "taken over", "status": "archived"},
@@ -30,6 +33,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/projects/{project_id}/vector-stores/{vector_store_id}/search"): {
         "query": "private"
     },
+    ("POST", "/v1/projects/{project_id}/webhooks"): {"url": PUBLIC_HOOK, "events": ["job.failed"]},
 }
 
 
@@ -48,7 +52,14 @@ async def owned(api: httpx.AsyncClient, headers: dict[str, str], project: str) -
         f"/v1/projects/{project}/vector-stores", json={"name": "mine"}, headers=headers
     )
     assert store.status_code == 200, store.text
+    hook = await api.post(
+        f"/v1/projects/{project}/webhooks",
+        json={"url": PUBLIC_HOOK, "events": ["job.succeeded"]},
+        headers=headers,
+    )
+    assert hook.status_code == 200, hook.text
     return {
+        "webhook_id": hook.json()["id"],
         "vector_store_id": store.json()["id"],
         "project_id": project,
         "file_id": file["id"],
@@ -78,6 +89,9 @@ async def snapshot(pool: asyncpg.Pool, project: str) -> list[Any]:
             project,
         ),
         await pool.fetch("SELECT id FROM vector_stores WHERE project_id = $1", project),
+        await pool.fetch(
+            "SELECT id, deleted_at FROM webhooks WHERE project_id = $1 ORDER BY id", project
+        ),
     ]
 
 
