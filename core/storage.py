@@ -76,6 +76,27 @@ class StoredBlob:
     head: bytes  # the first bytes, for type detection
 
 
+class Tally:
+    """The sha256, size and first bytes of an upload as its chunks go by; raises
+    UploadTooLarge as soon as it passes `max_bytes`. Every backend stores through one."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes, self.size, self.head = max_bytes, 0, b""
+        self._digest = hashlib.sha256()
+
+    def add(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise UploadTooLarge(self.max_bytes)
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]
+        self._digest.update(chunk)
+        return chunk
+
+    def blob(self) -> StoredBlob:
+        return StoredBlob(key=self._digest.hexdigest(), size=self.size, head=self.head)
+
+
 class Storage(Protocol):
     """What the API and the workers need of a file store."""
 
@@ -143,28 +164,20 @@ class FileStorage:
     def _save(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
         staging = self.root / "staging"
         staging.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        head = b""
-        size = 0
+        tally = Tally(max_bytes)
         fd, tmp_name = tempfile.mkstemp(dir=staging)
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := source.read(COPY_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise UploadTooLarge(max_bytes)
-                    if len(head) < HEAD_BYTES:
-                        head += chunk[: HEAD_BYTES - len(head)]
-                    digest.update(chunk)
-                    out.write(chunk)
-            key = digest.hexdigest()
-            final = self.path_of(key)
+                    out.write(tally.add(chunk))
+            blob = tally.blob()
+            final = self.path_of(blob.key)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp_name, final)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-        return StoredBlob(key=key, size=size, head=head)
+        return blob
 
 
 def open_storage(settings: Settings) -> Storage:

@@ -12,7 +12,6 @@ broken, the store gone) aborts the multipart upload, so nothing is left in the s
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import tempfile
@@ -30,11 +29,10 @@ from obstore.store import S3Store
 from core.settings import Settings
 from core.storage import (
     COPY_CHUNK,
-    HEAD_BYTES,
     BlobMissing,
     StorageUnavailable,
     StoredBlob,
-    UploadTooLarge,
+    Tally,
     check_key,
 )
 
@@ -60,17 +58,11 @@ def summary(err: BaseException) -> str:
     return first[:SUMMARY_CHARS]
 
 
-def _hash_all(source: BinaryIO, max_bytes: int) -> tuple[str, int, bytes]:
-    """sha256, size and first bytes of the rest of `source` (raises past `max_bytes`)."""
-    digest, size, head = hashlib.sha256(), 0, b""
+def _tally_all(source: BinaryIO, max_bytes: int) -> StoredBlob:
+    tally = Tally(max_bytes)
     while chunk := source.read(COPY_CHUNK):
-        size += len(chunk)
-        if size > max_bytes:
-            raise UploadTooLarge(max_bytes)
-        if len(head) < HEAD_BYTES:
-            head += chunk[: HEAD_BYTES - len(head)]
-        digest.update(chunk)
-    return digest.hexdigest(), size, head
+        tally.add(chunk)
+    return tally.blob()
 
 
 async def _chunks_of(source: BinaryIO) -> AsyncIterator[bytes]:
@@ -121,37 +113,29 @@ class S3Storage:
         its final key, or not at all when the store already holds those bytes. A rename is
         a server-side copy plus a delete: a second full write of every upload."""
         start = source.tell()
-        key, size, head = await asyncio.to_thread(_hash_all, source, max_bytes)
+        blob = await asyncio.to_thread(_tally_all, source, max_bytes)
         try:
-            if not await self.exists(key):
+            if not await self.exists(blob.key):
                 source.seek(start)
                 await obstore.put_async(
                     self.bucket,
-                    blob_path(key),
+                    blob_path(blob.key),
                     _chunks_of(source),
                     chunk_size=self.part_bytes,
                     max_concurrency=self.concurrency,
                 )
         except STORE_ERRORS as err:
             raise StorageUnavailable(summary(err)) from err
-        return StoredBlob(key=key, size=size, head=head)
+        return blob
 
     async def _store_staged(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
         """A stream read once: written to a staging key while hashed, then renamed."""
-        digest = hashlib.sha256()
-        head = bytearray()
-        size = 0
+        tally = Tally(max_bytes)
 
         async def chunks() -> AsyncIterator[bytes]:
-            nonlocal size
+            # Over the limit, Tally raises here: obstore aborts the multipart upload.
             while chunk := await asyncio.to_thread(source.read, COPY_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise UploadTooLarge(max_bytes)  # obstore aborts the multipart upload
-                if len(head) < HEAD_BYTES:
-                    head.extend(chunk[: HEAD_BYTES - len(head)])
-                digest.update(chunk)
-                yield chunk
+                yield tally.add(chunk)
 
         staging = f"staging/{uuid.uuid4().hex}"
         try:
@@ -162,12 +146,12 @@ class S3Storage:
                 chunk_size=self.part_bytes,
                 max_concurrency=self.concurrency,
             )
-            key = digest.hexdigest()
-            await obstore.rename_async(self.bucket, staging, blob_path(key))
+            blob = tally.blob()
+            await obstore.rename_async(self.bucket, staging, blob_path(blob.key))
         except STORE_ERRORS as err:
             await self._forget(staging)
             raise StorageUnavailable(summary(err)) from err
-        return StoredBlob(key=key, size=size, head=bytes(head))
+        return blob
 
     async def _forget(self, staging: str) -> None:
         """Drop a staging object that a failed rename may have left (a failed put leaves
