@@ -54,7 +54,7 @@ EXPECTED = {
         "cancel of a running OCR job",
     ],
     "storage backends": ["MiB through the API, S3 (moto) vs local", "-page PDF, POST → succeeded"],
-    "batch": ["submit → done", "child jobs/s", "cancel-all", "max event history", "per child"],
+    "batch": ["submit → done", "child jobs/s", "batch → settled", "max event history", "per child"],
 }
 
 
