@@ -18,25 +18,29 @@ uploads and the rename), not what a remote bucket will do.
 
 import asyncio
 import contextlib
+import functools
 import io
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from unittest import mock
 
 import asyncpg
 import boto3
 import httpx
+import obstore
 
-from bench.client import Api, Probe, api_client, interleave, settled, sql, whole
+from bench.client import Api, Probe, after, api_client, interleave, settled, sql, whole
 from bench.corpus import corpus
 from bench.sizes import Sizes
 from bench.stack import sibling_stack
 from bench.stats import Row, Summary, within
 from core.settings import get_settings
 from core.storage import FileStorage, Storage, open_storage
+from core.storage_s3 import S3Storage
 from docket.devstack import DevStack
 from docket.embedded import find_free_port
 from tests.storage.s3_server import CREDENTIALS  # moto checks no signatures: any will do
@@ -97,21 +101,42 @@ def parser(api: Api, conn: asyncpg.Connection, project: str, file_id: str) -> Pr
     return whole(parse)
 
 
-def storer(storage: Storage, size: int) -> Probe:
-    async def store() -> None:
-        await storage.store(io.BytesIO(os.urandom(size)), size)
+async def fresh_bytes(size: int) -> bytes:
+    # Fresh bytes each time (a new blob, never deduplicated), made before the clock starts.
+    return await asyncio.to_thread(os.urandom, size)
 
-    return whole(store)
+
+def storer(storage: Storage, size: int) -> Probe:
+    async def store(data: bytes) -> None:
+        await storage.store(io.BytesIO(data), size)
+
+    return after(functools.partial(fresh_bytes, size), store)
+
+
+def raw_putter(storage: S3Storage, size: int) -> Probe:
+    """The store's own speed: one PUT of the bytes through the same client, nothing else
+    (no digest, no existence check, no parts): what no S3 backend can beat."""
+
+    async def put(data: bytes) -> None:
+        key = f"raw/{uuid.uuid4().hex}"
+        await obstore.put_async(storage.bucket, key, data, use_multipart=False)
+
+    return after(functools.partial(fresh_bytes, size), put)
 
 
 async def backends_alone(stack: DevStack, sizes: Sizes, endpoint: str) -> list[list[float]]:
     """`Storage.store` of the same size in this process, local vs S3: the backends without
     the HTTP upload around them."""
     s3 = open_storage(get_settings(storage_url=f"s3://{BUCKET}/{PREFIX}", s3_endpoint_url=endpoint))
+    assert isinstance(s3, S3Storage)
     local = FileStorage(stack.data_dir / "bench-storage")
     size = sizes.storage_upload_mib * MIB
     return await interleave(
-        sizes.storage_rounds, storer(local, size), storer(s3, size), warmup=sizes.warmup
+        sizes.storage_rounds,
+        storer(local, size),
+        storer(s3, size),
+        raw_putter(s3, size),
+        warmup=sizes.warmup,
     )
 
 
@@ -142,7 +167,7 @@ async def measure(local: DevStack, s3: DevStack, sizes: Sizes, endpoint: str) ->
     alone = await backends_alone(local, sizes, endpoint)
     megabytes = upload_bytes / BYTES_PER_MB
     local_up, s3_up = (Summary.rate(megabytes, walls, "MB/s") for walls in uploads)
-    local_store, s3_store = (Summary.rate(megabytes, walls, "MB/s") for walls in alone)
+    local_store, s3_store, s3_put = (Summary.rate(megabytes, walls, "MB/s") for walls in alone)
     local_parse, s3_parse = map(Summary.latency, parses)
     upload_row = Row(
         BENCH,
@@ -167,7 +192,14 @@ async def measure(local: DevStack, s3: DevStack, sizes: Sizes, endpoint: str) ->
         s3_store,
         local_store,
     )
-    return [upload_row, parse_row, store_row]
+    put_row = Row(
+        BENCH,
+        f"Storage.store of {sizes.storage_upload_mib} MiB on S3 (moto) vs moto's own PUT of "
+        "the same bytes",
+        s3_store,
+        s3_put,
+    )
+    return [upload_row, parse_row, store_row, put_row]
 
 
 def run(stack: DevStack, sizes: Sizes) -> list[Row]:

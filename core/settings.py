@@ -145,6 +145,16 @@ class Settings(BaseSettings):
     # Multipart part size: S3 refuses parts under 5 MiB (but the last); an upload holds at
     # most s3_upload_concurrency parts in memory, never the whole file.
     s3_part_bytes: int = Field(default=8 * MIB, ge=5 * MIB)
+    # A seekable upload up to this size is sent in ONE PUT, held in memory meanwhile (S3
+    # stores one PUT in one round trip; a multipart upload costs a create, its parts and a
+    # complete, and the store reassembles them: ~1.6x slower on moto for 32 MiB). Larger
+    # uploads go in parts. 0: always in parts.
+    s3_single_put_max_bytes: int = Field(default=64 * MIB, ge=0, le=5 * 1024 * MIB)
+    # Every request is signed (SigV4); with this false its body's SHA-256 is left out of
+    # the signature (UNSIGNED-PAYLOAD, as boto3 and the AWS CLI send over HTTPS, where TLS
+    # protects the body): one hashing pass less per upload. Set it for a plain-http
+    # endpoint on a network you do not trust.
+    s3_sign_payload: bool = False
     s3_upload_concurrency: int = Field(default=4, ge=1, le=64)
     # Each request to the store is retried this often, within this many seconds, before
     # the caller sees an outage (a parse job then retries under WORK_RETRY's bound).

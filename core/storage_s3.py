@@ -2,12 +2,14 @@
 (Python bindings of the Rust `object_store` crate used by Arrow/DataFusion: async, typed,
 streaming multipart uploads that abort on failure, pre-signed URLs, bounded retries).
 
-A seekable upload (the API's spooled file) is hashed first, then streamed in parts of
-`s3_part_bytes` once, straight to `blobs/<xx>/<sha256>` (skipped when those bytes are already
-stored). A stream that can be read only once goes to `staging/<random>` while its sha256 is
-computed, then is renamed (server-side copy + delete) to `blobs/<xx>/<sha256>`, so the same
-bytes always end under the same key. A failure half way (over the size limit, the source
-broken, the store gone) aborts the multipart upload, so nothing is left in the store.
+A seekable upload (the API's spooled file) is hashed first, then written once, straight to
+`blobs/<xx>/<sha256>` (skipped when those bytes are already stored): in one PUT up to
+`s3_single_put_max_bytes` (read into memory by the hashing pass), in parts of
+`s3_part_bytes` beyond. A stream that can be read only once goes to `staging/<random>`
+while its sha256 is computed, then is renamed (server-side copy + delete) to
+`blobs/<xx>/<sha256>`, so the same bytes always end under the same key. A failure half way
+(over the size limit, the source broken, the store gone) aborts the multipart upload, so
+nothing is left in the store.
 """
 
 import asyncio
@@ -58,11 +60,20 @@ def summary(err: BaseException) -> str:
     return first[:SUMMARY_CHARS]
 
 
-def _tally_all(source: BinaryIO, max_bytes: int) -> StoredBlob:
+def _tally_all(
+    source: BinaryIO, max_bytes: int, keep_bytes: int
+) -> tuple[StoredBlob, bytes | None]:
+    """The upload's digest, and its bytes too when they are no more than `keep_bytes`
+    (None when they are more: the caller then streams them again from the source)."""
     tally = Tally(max_bytes)
+    kept: list[bytes] | None = []
     while chunk := source.read(COPY_CHUNK):
         tally.add(chunk)
-    return tally.blob()
+        if kept is not None:
+            kept.append(chunk)
+            if tally.size > keep_bytes:
+                kept = None
+    return tally.blob(), None if kept is None else b"".join(kept)
 
 
 async def _chunks_of(source: BinaryIO) -> AsyncIterator[bytes]:
@@ -75,10 +86,13 @@ def blob_path(key: str) -> str:
 
 
 class S3Storage:
-    def __init__(self, store: S3Store, part_bytes: int, concurrency: int) -> None:
+    def __init__(
+        self, store: S3Store, part_bytes: int, concurrency: int, single_put_max_bytes: int = 0
+    ) -> None:
         self.bucket = store
         self.part_bytes = part_bytes
         self.concurrency = concurrency
+        self.single_put_max_bytes = single_put_max_bytes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "S3Storage":
@@ -91,7 +105,10 @@ class S3Storage:
             url.netloc,
             prefix=url.path.strip("/") or None,
             # Region, credentials and AWS_ENDPOINT_URL come from the AWS_* environment.
-            config={"endpoint": endpoint} if endpoint else None,
+            config={
+                **({"endpoint": endpoint} if endpoint else {}),
+                "unsigned_payload": not settings.s3_sign_payload,
+            },
             client_options={
                 "allow_http": bool(endpoint and endpoint.startswith("http://")),
                 "timeout": timedelta(seconds=settings.s3_request_timeout_seconds),
@@ -101,7 +118,12 @@ class S3Storage:
                 "retry_timeout": timedelta(seconds=settings.s3_retry_timeout_seconds),
             },
         )
-        return cls(store, settings.s3_part_bytes, settings.s3_upload_concurrency)
+        return cls(
+            store,
+            settings.s3_part_bytes,
+            settings.s3_upload_concurrency,
+            settings.s3_single_put_max_bytes,
+        )
 
     async def store(self, source: BinaryIO, max_bytes: int) -> StoredBlob:
         if source.seekable():
@@ -113,9 +135,16 @@ class S3Storage:
         its final key, or not at all when the store already holds those bytes. A rename is
         a server-side copy plus a delete: a second full write of every upload."""
         start = source.tell()
-        blob = await asyncio.to_thread(_tally_all, source, max_bytes)
+        keep = self.single_put_max_bytes
+        blob, whole = await asyncio.to_thread(_tally_all, source, max_bytes, keep)
         try:
-            if not await self.exists(blob.key):
+            if await self.exists(blob.key):
+                pass
+            elif whole is not None:
+                await obstore.put_async(
+                    self.bucket, blob_path(blob.key), whole, use_multipart=False
+                )
+            else:
                 source.seek(start)
                 await obstore.put_async(
                     self.bucket,

@@ -24,6 +24,8 @@ from tests.storage.s3_server import BUCKET, CREDENTIALS, PREFIX, Relay, moto_ser
 
 # S3's smallest part: a 12 MiB upload is then three parts.
 PART = 5 * MIB
+# Uploads up to this size go in one PUT; the multipart tests upload more.
+SINGLE_PUT_MAX = 8 * MIB
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,6 +75,7 @@ def s3_settings(settings: Settings, relay: Relay) -> Settings:
             "storage_url": f"s3://{BUCKET}/{PREFIX}",
             "s3_endpoint_url": relay.endpoint,
             "s3_part_bytes": PART,
+            "s3_single_put_max_bytes": SINGLE_PUT_MAX,
             "max_upload_bytes": 16 * MIB,
             # An outage shows within seconds (the job's own retries are WORK_RETRY's).
             "s3_max_retries": 1,

@@ -13,7 +13,7 @@ from core.settings import MIB
 from core.storage import UploadTooLarge
 from core.storage_s3 import S3Storage
 from tests.helpers import upload
-from tests.storage.conftest import PART
+from tests.storage.conftest import PART, SINGLE_PUT_MAX
 from tests.storage.s3_server import Relay, keys, uploads_in_progress
 
 pytestmark = pytest.mark.s3
@@ -32,6 +32,28 @@ async def test_a_small_upload_is_stored_under_its_digest_and_deduplicated(
     assert keys(s3, "staging/") == []
 
 
+def _part_requests(caplog: pytest.LogCaptureFixture) -> int:
+    """How many part uploads moto's access log shows."""
+    return sum("partNumber=" in record.getMessage() for record in caplog.records)
+
+
+async def test_an_upload_within_the_single_put_size_is_one_put(
+    s3_api: httpx.AsyncClient,
+    headers: dict[str, str],
+    s3_project: str,
+    s3: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    content = os.urandom(SINGLE_PUT_MAX)  # more than a part, not more than one PUT
+    file = await upload(s3_api, headers, s3_project, "one-put.bin", content)
+    key = hashlib.sha256(content).hexdigest()
+    assert file["storage_key"] == key and file["size_bytes"] == len(content)
+    stored = s3.get_object(Bucket="docket-test", Key=f"uploads/blobs/{key[:2]}/{key}")
+    assert stored["Body"].read() == content
+    assert _part_requests(caplog) == 0
+    assert keys(s3, "staging/") == [] and uploads_in_progress(s3) == []
+
+
 async def test_a_large_upload_goes_up_in_parts(
     s3_api: httpx.AsyncClient,
     headers: dict[str, str],
@@ -45,8 +67,7 @@ async def test_a_large_upload_goes_up_in_parts(
     assert file["storage_key"] == key and file["size_bytes"] == len(content)
     stored = s3.get_object(Bucket="docket-test", Key=f"uploads/blobs/{key[:2]}/{key}")
     assert stored["Body"].read() == content
-    requests = [record.getMessage() for record in caplog.records]  # moto's access log
-    assert sum("partNumber=" in line for line in requests) == 3  # 12 MiB in 5 MiB parts
+    assert _part_requests(caplog) == 3  # 12 MiB, over the single-PUT size, in 5 MiB parts
     assert keys(s3, "staging/") == [] and uploads_in_progress(s3) == []
 
 
