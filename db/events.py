@@ -124,9 +124,10 @@ async def read(conn: Conn, job_id: str, after: int) -> tuple[dict[str, Any], int
 
 async def job_messages(
     conn: Conn, hub: EventHub, job_id: str, after: int | None, idle_seconds: float
-) -> AsyncIterator[Message | None]:
+) -> AsyncIterator[list[Message]]:
     """The history events after `after` (all without it), the job's status, then live
-    events, until the status is terminal; None after each `idle_seconds` without any (a
+    events, until the status is terminal: each read's messages together (a stream sends
+    them in one write), and an empty list after each `idle_seconds` without any (a
     keep-alive). `conn`: a pool (each read takes a connection for one statement)."""
     sequence = after if after is not None else 0
     sent_status: str | None = None
@@ -138,19 +139,23 @@ async def job_messages(
             if found is None:
                 return
             job, seq, events = found
-            for event_id, entry in events:
-                yield Message(event_id, Kind.HISTORY, entry)
-                sequence = event_id
+            messages = [Message(event_id, Kind.HISTORY, entry) for event_id, entry in events]
+            sequence = events[-1][0] if events else sequence
+            ended = False
             if job["status"] != sent_status:
-                yield Message(seq, Kind.STATUS, job)
-                if JobStatus(job["status"]).is_terminal:
-                    return
+                messages.append(Message(seq, Kind.STATUS, job))
+                ended = JobStatus(job["status"]).is_terminal
                 sent_status, sent_progress = job["status"], job["progress"]
             elif job["progress"] != sent_progress:
-                yield Message(seq, Kind.PROGRESS, job["progress"])
+                messages.append(Message(seq, Kind.PROGRESS, job["progress"]))
                 sent_progress = job["progress"]
+            if messages:
+                yield messages
+            if ended:
+                return
             while not woken.is_set():
                 try:
-                    await asyncio.wait_for(woken.wait(), idle_seconds)
+                    async with asyncio.timeout(idle_seconds):
+                        await woken.wait()
                 except TimeoutError:
-                    yield None
+                    yield []

@@ -28,11 +28,18 @@ async def sse(
     pool: PoolDep, hub: EventHub, job_id: str, after: int | None, idle_seconds: float
 ) -> AsyncIterator[bytes]:
     try:
-        async for message in job_messages(pool, hub, job_id, after, idle_seconds):
-            if message is None:
-                yield KEEP_ALIVE
-                continue
-            yield format_sse_event(id=str(message.seq), event=message.kind, data_str=message.json())
+        async for messages in job_messages(pool, hub, job_id, after, idle_seconds):
+            # What one read found goes out in one write (one segment, one wake-up of the
+            # client), not one per message.
+            yield (
+                b"".join(
+                    format_sse_event(
+                        id=str(message.seq), event=message.kind, data_str=message.json()
+                    )
+                    for message in messages
+                )
+                or KEEP_ALIVE
+            )
     finally:
         hub.release()
 
