@@ -153,6 +153,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         for sig in handled:
             loop.remove_signal_handler(sig)
         if parser is not None:
+            await parser.reaped()  # killed or finished parse processes, gone before we go
             parser.close()
         await pool.close()
         if traces is not None:

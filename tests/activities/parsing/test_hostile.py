@@ -26,6 +26,7 @@ CANCEL_IDLE_SECONDS = 0.5  # the parse process is gone (or idle) this soon after
 TINY_BESIDE_HUGE_SECONDS = 2.0
 # Through a parse process: its start and the pipe add to LIMIT_SECONDS (and the first one
 # waits for the forkserver to import the engine).
+REAP_SECONDS = 5.0  # a killed parse process is gone (reaped) within this
 POOL_LIMIT_SECONDS = 20.0  # the bar for a tiny job while a huge one parses
 
 
@@ -143,8 +144,12 @@ async def _cancel_and_measure(pool: ParsePool, path: Path, mime: str) -> float:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    stopped = time.monotonic() - cancelled_at
+    # Returned once the process was sent SIGKILL (it runs no more of the parse); its exit
+    # is waited for in the background, and it is gone moments later.
+    await asyncio.wait_for(pool.reaped(), REAP_SECONDS)
     assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == "zombie"
-    return time.monotonic() - cancelled_at
+    return stopped
 
 
 @pytest.mark.parametrize(
