@@ -12,13 +12,14 @@ from core.enums import JobStatus
 from core.metrics import docket_metrics
 from db import jobs
 from db.pool import Conn
-from db.transitions import Transition, cancel_reason, transition
+from db.transitions import Transition, transition
 
 
 async def settle_cancelled(conn: Conn, job_id: str, reason: str | None = None) -> bool:
-    """running/pending → cancelled, with the reason the cancel request recorded."""
-    reason = reason or await cancel_reason(conn, job_id)
-    settled = await transition(conn, job_id, Transition(JobStatus.CANCELLED, {"reason": reason}))
+    """running/pending → cancelled, with `reason` or else the one the cancel request
+    recorded (read by the same statement: one round trip)."""
+    change = Transition(JobStatus.CANCELLED, {"reason": reason}, reason_from_request=not reason)
+    settled = await transition(conn, job_id, change)
     if settled:
         docket_metrics().job_moved(JobStatus.CANCELLED, await jobs.timing(conn, job_id))
     return settled

@@ -38,7 +38,13 @@ WITH moved AS (
     RETURNING id, started_at
 ), event AS (
     INSERT INTO job_events (job_id, step, status, details, duration_ms)
-    SELECT id, $7, $8, $9::jsonb,
+    SELECT id, $7, $8,
+           -- $12: the reason the job's cancel request recorded, read here rather than in
+           -- a round trip of its own before the statement (a cancel's critical path).
+           CASE WHEN $12 THEN jsonb_build_object('reason', (
+                    SELECT r.details->'reason' FROM job_events r
+                    WHERE r.job_id = $1 AND r.dedupe_key = 'cancel_requested'))
+                ELSE $9::jsonb END,
            CASE WHEN $4 AND started_at IS NOT NULL
                 THEN (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint END
     FROM moved
@@ -101,6 +107,9 @@ class Transition:
     error: str | None = None
     only_from: frozenset[JobStatus] | None = None
     with_children: bool = False
+    # The event's details are {"reason": what the job's cancel request recorded}, read in
+    # the same statement (`details` is then ignored).
+    reason_from_request: bool = False
 
 
 async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
@@ -122,6 +131,7 @@ async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
         dumps(change.details),
         change.with_children,
         TERMINAL,
+        change.reason_from_request,
     )
     return bool(moved)
 
