@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     # A seekable upload up to this size is sent in ONE PUT, held in memory meanwhile (S3
     # stores one PUT in one round trip; a multipart upload costs a create, its parts and a
     # complete, and the store reassembles them: ~1.6x slower on moto for 32 MiB). Larger
-    # uploads go in parts. 0: always in parts.
-    s3_single_put_max_bytes: int = Field(default=64 * MIB, ge=0, le=5 * 1024 * MIB)
+    # uploads go in parts. Unset: s3_part_bytes x s3_upload_concurrency, what a multipart
+    # upload holds in memory in flight anyway; 0: always in parts.
+    s3_single_put_max_bytes: int | None = Field(default=None, ge=0, le=5 * 1024 * MIB)
     # Every request is signed (SigV4); with this false its body's SHA-256 is left out of
     # the signature (UNSIGNED-PAYLOAD, as boto3 and the AWS CLI send over HTTPS, where TLS
     # protects the body): one hashing pass less per upload. Set it for a plain-http

@@ -4,16 +4,17 @@ streaming multipart uploads that abort on failure, pre-signed URLs, bounded retr
 
 A seekable upload (the API's spooled file) is hashed first, then written once, straight to
 `blobs/<xx>/<sha256>` (skipped when those bytes are already stored): in one PUT up to
-`s3_single_put_max_bytes` (read into memory by the hashing pass), in parts of
-`s3_part_bytes` beyond. A stream that can be read only once goes to `staging/<random>`
-while its sha256 is computed, then is renamed (server-side copy + delete) to
-`blobs/<xx>/<sha256>`, so the same bytes always end under the same key. A failure half way
-(over the size limit, the source broken, the store gone) aborts the multipart upload, so
-nothing is left in the store.
+`s3_single_put_max_bytes` (by default what the parts of a multipart upload hold in flight,
+so never more memory than those), in parts of `s3_part_bytes` beyond. A stream that can be
+read only once goes to `staging/<random>` while its sha256 is computed, then is renamed
+(server-side copy + delete) to `blobs/<xx>/<sha256>`, so the same bytes always end under the
+same key. A failure half way (over the size limit, the source broken, the store gone) aborts
+the multipart upload, so nothing is left in the store.
 """
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -60,20 +61,19 @@ def summary(err: BaseException) -> str:
     return first[:SUMMARY_CHARS]
 
 
-def _tally_all(
-    source: BinaryIO, max_bytes: int, keep_bytes: int
-) -> tuple[StoredBlob, bytes | None]:
-    """The upload's digest, and its bytes too when they are no more than `keep_bytes`
-    (None when they are more: the caller then streams them again from the source)."""
+def _tally_all(source: BinaryIO, max_bytes: int) -> StoredBlob:
     tally = Tally(max_bytes)
-    kept: list[bytes] | None = []
     while chunk := source.read(COPY_CHUNK):
         tally.add(chunk)
-        if kept is not None:
-            kept.append(chunk)
-            if tally.size > keep_bytes:
-                kept = None
-    return tally.blob(), None if kept is None else b"".join(kept)
+    return tally.blob()
+
+
+def _read_whole(source: BinaryIO, max_bytes: int) -> tuple[StoredBlob, bytes]:
+    """A small upload's bytes (one buffer) and their digest."""
+    whole = source.read()
+    tally = Tally(max_bytes)
+    tally.add(whole)
+    return tally.blob(), whole
 
 
 async def _chunks_of(source: BinaryIO) -> AsyncIterator[bytes]:
@@ -87,12 +87,20 @@ def blob_path(key: str) -> str:
 
 class S3Storage:
     def __init__(
-        self, store: S3Store, part_bytes: int, concurrency: int, single_put_max_bytes: int = 0
+        self,
+        store: S3Store,
+        part_bytes: int,
+        concurrency: int,
+        single_put_max_bytes: int | None = None,
     ) -> None:
         self.bucket = store
         self.part_bytes = part_bytes
         self.concurrency = concurrency
-        self.single_put_max_bytes = single_put_max_bytes
+        # Unset: what a multipart upload of this store holds in flight anyway (its parts
+        # in parallel), so one PUT never takes more memory than the parts would.
+        self.single_put_max_bytes = (
+            part_bytes * concurrency if single_put_max_bytes is None else single_put_max_bytes
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "S3Storage":
@@ -135,8 +143,13 @@ class S3Storage:
         its final key, or not at all when the store already holds those bytes. A rename is
         a server-side copy plus a delete: a second full write of every upload."""
         start = source.tell()
-        keep = self.single_put_max_bytes
-        blob, whole = await asyncio.to_thread(_tally_all, source, max_bytes, keep)
+        size = source.seek(0, io.SEEK_END) - start
+        source.seek(start)
+        whole: bytes | None = None
+        if size <= self.single_put_max_bytes:
+            blob, whole = await asyncio.to_thread(_read_whole, source, max_bytes)
+        else:
+            blob = await asyncio.to_thread(_tally_all, source, max_bytes)
         try:
             if await self.exists(blob.key):
                 pass
