@@ -37,37 +37,29 @@ def _part_requests(caplog: pytest.LogCaptureFixture) -> int:
     return sum("partNumber=" in record.getMessage() for record in caplog.records)
 
 
-async def test_an_upload_within_the_single_put_size_is_one_put(
+@pytest.mark.parametrize(
+    ("size", "parts"),
+    [
+        pytest.param(SINGLE_PUT_MAX, 0, id="more than a part, not more than one PUT"),
+        pytest.param(12 * MIB, 3, id="over the single-PUT size: 5 MiB parts"),
+    ],
+)
+async def test_an_upload_goes_up_in_one_put_or_in_parts_by_its_size(
     s3_api: httpx.AsyncClient,
     headers: dict[str, str],
     s3_project: str,
     s3: Any,
     caplog: pytest.LogCaptureFixture,
+    size: int,
+    parts: int,
 ) -> None:
-    content = os.urandom(SINGLE_PUT_MAX)  # more than a part, not more than one PUT
-    file = await upload(s3_api, headers, s3_project, "one-put.bin", content)
-    key = hashlib.sha256(content).hexdigest()
-    assert file["storage_key"] == key and file["size_bytes"] == len(content)
-    stored = s3.get_object(Bucket="docket-test", Key=f"uploads/blobs/{key[:2]}/{key}")
-    assert stored["Body"].read() == content
-    assert _part_requests(caplog) == 0
-    assert keys(s3, "staging/") == [] and uploads_in_progress(s3) == []
-
-
-async def test_a_large_upload_goes_up_in_parts(
-    s3_api: httpx.AsyncClient,
-    headers: dict[str, str],
-    s3_project: str,
-    s3: Any,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    content = os.urandom(12 * MIB)
+    content = os.urandom(size)
     file = await upload(s3_api, headers, s3_project, "big.bin", content)
     key = hashlib.sha256(content).hexdigest()
     assert file["storage_key"] == key and file["size_bytes"] == len(content)
     stored = s3.get_object(Bucket="docket-test", Key=f"uploads/blobs/{key[:2]}/{key}")
     assert stored["Body"].read() == content
-    assert _part_requests(caplog) == 3  # 12 MiB, over the single-PUT size, in 5 MiB parts
+    assert _part_requests(caplog) == parts
     assert keys(s3, "staging/") == [] and uploads_in_progress(s3) == []
 
 
