@@ -26,6 +26,7 @@ CANCEL_IDLE_SECONDS = 0.5  # the parse process is gone (or idle) this soon after
 TINY_BESIDE_HUGE_SECONDS = 2.0
 # Through a parse process: its start and the pipe add to LIMIT_SECONDS (and the first one
 # waits for the forkserver to import the engine).
+HUGE_PARAGRAPHS = 190_000  # 202 characters each
 REAP_SECONDS = 5.0  # a killed parse process is gone (reaped) within this
 POOL_LIMIT_SECONDS = 20.0  # the bar for a tiny job while a huge one parses
 
@@ -262,7 +263,11 @@ async def test_a_tiny_document_is_not_starved_by_a_huge_one(tmp_path: Path) -> N
     pool = _pool()
     huge = asyncio.create_task(
         pool.parse(
-            corpus.text_paragraphs(tmp_path / "huge.txt", 300_000), TEXT_MIME, ChunkingOptions
+            # Under every limit (190,000 paragraphs, 38 M characters), so it parses for
+            # seconds: over one it would fail early, before the tiny one is done.
+            corpus.text_paragraphs(tmp_path / "huge.txt", HUGE_PARAGRAPHS),
+            TEXT_MIME,
+            ChunkingOptions,
         )
     )
     await asyncio.sleep(0.5)  # let it take a slot
