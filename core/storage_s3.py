@@ -152,8 +152,8 @@ class S3Storage:
             blob = await asyncio.to_thread(_tally_all, source, max_bytes)
         try:
             if await self.exists(blob.key):
-                pass
-            elif whole is not None:
+                return blob  # those bytes are stored already
+            if whole is not None:
                 await obstore.put_async(
                     self.bucket, blob_path(blob.key), whole, use_multipart=False
                 )
