@@ -10,12 +10,15 @@ lines and pages this fast path cannot describe faithfully. Callers hold PDFIUM_L
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from . import pdf_calls
 from .pdf_layout import Glyph, Line, glyphs_to_lines
 
 _LINE_BREAKS = frozenset({"\r", "\n"})
@@ -25,6 +28,8 @@ _DROPPED_CHARS = "".join(map(chr, [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
 _DROPPED = re.compile(f"[{re.escape(_DROPPED_CHARS)}]")
 # Neither whitespace nor dropped characters may anchor a line's box or font size.
 _BLANK = "".join(sorted({*_DROPPED_CHARS, *(c for c in map(chr, range(0x3001)) if c.isspace())}))
+_EDGES = 4  # FPDFText_GetRect writes a run's left, top, right and bottom
+_DOUBLE = ctypes.sizeof(ctypes.c_double)
 
 
 def _char(code: int) -> str | None:
@@ -116,27 +121,27 @@ class _Reader:
         self.textpage = textpage
         self.handle = textpage.raw
         self.rect = pdfium_c.FS_RECTF()
-        self.edges = (ctypes.c_double(), ctypes.c_double(), ctypes.c_double(), ctypes.c_double())
+        self.rect_ref = ctypes.byref(self.rect)
+        # left, top, right, bottom of one run, written by FPDFText_GetRect.
+        self.edges = (ctypes.c_double * _EDGES)()
+        self.edge_refs = tuple(ctypes.byref(self.edges, i * _DOUBLE) for i in range(_EDGES))
 
-    def line(self, text: str, first: int, middle: int, last: int) -> list[Line]:
-        """The line spanning chars first..last (both visible), or its per-glyph split."""
-        handle, rect = self.handle, self.rect
-        left, top, right, bottom = self.edges
-        count = pdfium_c.FPDFText_CountRects(handle, first, last - first + 1)
-        if count <= 0 or not pdfium_c.FPDFText_GetLooseCharBox(handle, first, rect):
+    def line(self, text: str, first: int, middle: Callable[[], int], last: int) -> list[Line]:
+        """The line spanning chars first..last (both visible), or its per-glyph split;
+        `middle` gives a visible char in between, asked only when the ends' sizes differ."""
+        handle = self.handle
+        count = pdf_calls.count_rects(handle, first, last - first + 1)
+        if count <= 0 or not pdf_calls.get_loose_char_box(handle, first, self.rect_ref):
             return self._glyph_lines(first, last)
         # The loose box of the first character gives the font's ascent..descent, so lines
         # share one height like in the per-glyph path; the runs' tight boxes (one per text
         # object on the line) give the horizontal extent.
+        rect = self.rect
         x0, y0, x1, y1 = rect.left, rect.bottom, rect.right, rect.top
+        get_rect, edges, (left, top, right, bottom) = pdf_calls.get_rect, self.edges, self.edge_refs
         for index in range(count):
-            pdfium_c.FPDFText_GetRect(handle, index, left, top, right, bottom)
-            run_left, run_bottom, run_right, run_top = (
-                left.value,
-                bottom.value,
-                right.value,
-                top.value,
-            )
+            get_rect(handle, index, left, top, right, bottom)
+            run_left, run_top, run_right, run_bottom = edges
             if run_top < y0 or run_bottom > y1:
                 # Runs that do not overlap vertically (pdfium found no break between
                 # them): the per-glyph path splits them exactly as before.
@@ -148,17 +153,24 @@ class _Reader:
             y1 = run_top if run_top > y1 else y1
         # The median of three samples stands in for the median of per-word sizes; when the
         # ends agree (nearly always) they are the median and the middle need not be read.
-        get_size = pdfium_c.FPDFText_GetFontSize
+        get_size = pdf_calls.get_font_size
         a, c = get_size(handle, first), get_size(handle, last)
         if a != c:
-            b = get_size(handle, middle)
+            b = get_size(handle, middle())
             a = max(min(a, b), min(max(a, b), c))
-        size = float(a)
-        hyphen = text[-1] == "-" and pdfium_c.FPDFText_IsHyphen(handle, last) == 1
-        return [Line(text, size, x0, y0, x1, y1, hyphen)]
+        hyphen = text[-1] == "-" and pdf_calls.is_hyphen(handle, last) == 1
+        return [Line(text, a, x0, y0, x1, y1, hyphen)]
 
     def _glyph_lines(self, first: int, last: int) -> list[Line]:
         return glyphs_to_lines(page_glyphs(self.textpage, first, last + 1))
+
+
+def _centre(text: str, first: int, last: int) -> int:
+    """A visible character half way between the visible ends first..last of a line."""
+    centre = (first + last) // 2
+    while text[centre] in _BLANK:  # stops at the latest at the visible last character
+        centre += 1
+    return centre
 
 
 def page_lines(textpage: Any) -> list[Line]:
@@ -174,7 +186,7 @@ def page_lines(textpage: Any) -> list[Line]:
     identity = len(text) == count
     reader = _Reader(textpage)
     lines: list[Line] = []
-    char_index = pdfium_c.FPDFText_GetCharIndexFromTextIndex
+    char_index = pdf_calls.char_index
     end = -1
     # str.split/join rather than regexes: several times faster per line, and split()
     # collapses whitespace runs (incl. the generated CR) exactly like the per-glyph path.
@@ -186,12 +198,13 @@ def page_lines(textpage: Any) -> list[Line]:
             continue
         first = start + len(segment) - len(segment.lstrip(_BLANK))
         last = start + len(segment.rstrip(_BLANK)) - 1
-        centre = (first + last) // 2
-        while text[centre] in _BLANK:  # stops at the latest at the visible last character
-            centre += 1
-        if not identity:
-            first, centre, last = (char_index(handle, i) for i in (first, centre, last))
+        if identity:
+            middle = functools.partial(_centre, text, first, last)
+        else:
+            centre = char_index(handle, _centre(text, first, last))
+            first, last = char_index(handle, first), char_index(handle, last)
             if not 0 <= first <= centre <= last:
                 return glyphs_to_lines(page_glyphs(textpage))
-        lines.extend(reader.line(" ".join(words), first, centre, last))
+            middle = functools.partial(int, centre)
+        lines.extend(reader.line(" ".join(words), first, middle, last))
     return lines
