@@ -58,7 +58,7 @@ def literal(vector: np.ndarray[Any, Any]) -> str:
 async def approx_ids(conn: asyncpg.Connection, store: str, vector: str) -> list[int]:
     s = Search(store, DIMS, QueryType.SEMANTIC, "", vector, TOP_K)
     async with conn.transaction():
-        await conn.execute(vector_search.SESSION, str(get_settings().vector_search_ef_search))
+        await conn.fetchrow(vector_search.SESSION, str(get_settings().vector_search_ef_search), "")
         return [row["id"] for row in await conn.fetch(APPROX, *s.args())]
 
 
