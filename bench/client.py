@@ -150,10 +150,13 @@ async def account_of(conn: asyncpg.Connection, project_id: str) -> str:
 async def interleave(runs: int, *probes: Probe, warmup: int = 2) -> list[list[float]]:
     """Run each probe `runs` times, alternating between them so that noise from other
     processes on the machine hits all of them alike; the first `warmup` rounds are dropped
-    (cold caches, statements not yet prepared)."""
+    (cold caches, statements not yet prepared). Every other round runs them in reverse
+    order: probes that do the same work (a search through the API, then its SQL alone, for
+    the same query) would otherwise always hand the second one caches the first warmed."""
     samples: list[list[float]] = [[] for _ in probes]
     for round_ in range(runs + warmup):
-        for index, probe in enumerate(probes):
+        order = list(enumerate(probes))
+        for index, probe in order if round_ % 2 == 0 else reversed(order):
             seconds = await probe()
             if round_ >= warmup:
                 samples[index].append(seconds)
