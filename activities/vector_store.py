@@ -38,11 +38,6 @@ from db.vector_chunks import IndexItem, Page
 CANCELLED_REASON = {"reason": "vector store job cancelled"}
 
 
-def vector_literal(vector: list[float]) -> str:
-    """pgvector's text form, '[0.1,0.2,…]' (json's C encoder writes exactly that)."""
-    return json.dumps(vector, separators=(",", ":"))
-
-
 class VectorStoreActivities:
     def __init__(
         self, pool: asyncpg.Pool, settings: Settings, board: CancelBoard | None = None
@@ -134,9 +129,15 @@ class VectorStoreActivities:
         assert item.store_id and item.result_id and item.dimensions
         contents = [str(chunk.get("content", "")) for chunk in part]
         vectors = await embedder.embed(contents)
-        if len(vectors[0]) != item.dimensions:
+        wrong = next((len(v) for v in vectors if len(v) != item.dimensions), None)
+        if wrong is not None:
             raise ApplicationError(
-                f"the model answered {len(vectors[0])} dimensions; the store has {item.dimensions}",
+                f"the model answered {wrong} dimensions; the store has {item.dimensions}",
+                non_retryable=True,
+            )
+        if len(vectors) != len(contents):
+            raise ApplicationError(
+                f"the model answered {len(vectors)} vectors for {len(contents)} chunks",
                 non_retryable=True,
             )
         return Page(
@@ -148,7 +149,7 @@ class VectorStoreActivities:
             first_index=start,
             contents=contents,
             blocks_json=[json.dumps(chunk.get("blocks", [])) for chunk in part],
-            vectors=[vector_literal(v) for v in vectors],
+            vectors=vectors,
         )
 
     async def _refused(self, child_id: str) -> ResultOutcome:

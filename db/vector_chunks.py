@@ -57,10 +57,15 @@ FOR UPDATE OF c FOR SHARE OF p, s
 STAGE_PAGE = """
 INSERT INTO vector_chunks (store_id, job_id, parse_result_id, file_id, chunk_index, content,
                            blocks, metadata, dimensions, embedding)
-SELECT $2, $1, $3, $4, x.i, x.content, x.blocks::jsonb, $5::jsonb, $6, x.embedding::vector
-FROM unnest($7::int[], $8::text[], $9::text[], $10::text[]) AS x(i, content, blocks, embedding)
+SELECT $2, $1, $3, $4, x.i, x.content, x.blocks::jsonb, $5::jsonb, $6,
+       ARRAY(SELECT unnest(($10::real[])[x.n:x.n]))::vector
+FROM unnest($7::int[], $8::text[], $9::text[]) WITH ORDINALITY AS x(i, content, blocks, n)
 ON CONFLICT (job_id, chunk_index) DO NOTHING
 """
+# $10 is the page's vectors as one two-dimensional real[] (row n = chunk n), sent in
+# binary: as pgvector text literals they cost ~0.3 ms of json.dumps each in the worker and
+# their parsing in Postgres (a page of 100 chunks of 256 dimensions: ~49 ms, now ~4 ms).
+# Row n's slice is two-dimensional, hence the unnest back to a one-dimensional array.
 
 DROP_PREVIOUS = """
 DELETE FROM vector_chunks
@@ -125,7 +130,7 @@ class Page:
     first_index: int
     contents: list[str]
     blocks_json: list[str]
-    vectors: list[str]  # pgvector literals: '[0.1,0.2,...]'
+    vectors: list[list[float]]  # one row per chunk, each `dimensions` long
 
 
 async def index_item(conn: Conn, child_id: str) -> IndexItem | None:

@@ -149,7 +149,7 @@ async def test_a_retried_attempt_resumes_without_duplicates(
             start,
             first_pages[start : start + page_size],
             ["[]"] * page_size,
-            [str(v) for v in vectors[start : start + page_size]],
+            vectors[start : start + page_size],
         )
         async with pool.acquire() as conn:
             assert await vector_chunks.stage_page(conn, child, page)
