@@ -5,7 +5,9 @@ heartbeats with the same throttle and is cancelled with WAIT_CANCELLATION_COMPLE
 `handle.cancel()` → the result raises. Both are cancelled only once their activity is
 running and has heartbeated, and their runs alternate. The ratio is what Docket adds on top
 of Temporal: the HTTP round trips, the Postgres reads and writes, the cleanup activity, and a
-worker busy parsing a real PDF.
+worker busy parsing a real PDF. The cancel's POST and its GET polls (every 5 ms) go through
+the lean client, like every timed request of the bench (httpx's ~1 ms of client Python per
+request is not Docket's cost); the raw side's `handle.result()` is a long poll.
 
 Cancel latency is bounded by the heartbeat throttle, so the benchmark runs at several
 throttles (a sibling API + worker per value) and measures, on the server, how many heartbeat
@@ -24,7 +26,8 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from bench.bare_workflow import BareWorkflow, bare_worker
-from bench.client import DEADLINE, Api, api_client, sql
+from bench.client import DEADLINE, Api, api_client, poll_until, sql
+from bench.lean_http import LeanHttp, lean_http
 from bench.phases import anomaly, medians, phases
 from bench.sizes import Sizes
 from bench.stack import sibling_stack
@@ -85,8 +88,11 @@ async def heartbeat_rate(handle: WorkflowHandle, seconds: float) -> float:  # ty
 class Runs:
     """Alternating Docket and raw cancels, with their latencies and heartbeat rates."""
 
-    def __init__(self, api: Api, client: Client, project: str, file_id: str, raw_queue: str):
+    def __init__(
+        self, api: Api, lean: LeanHttp, client: Client, project: str, file_id: str, raw_queue: str
+    ):
         self.api, self.client, self.project, self.file_id = api, client, project, file_id
+        self.lean = lean  # the timed cancel and its polls (bench/lean_http.py)
         self.raw_queue = raw_queue
         self.ours: list[float] = []
         self.chunk: list[float] = []  # the same for a running rechunk (a `chunk` job)
@@ -113,13 +119,16 @@ class Runs:
             assert self.conn is not None
             await terminate_listeners(self.conn)
         began, wall = time.perf_counter(), time.time()
-        answer = await self.api.call("POST", f"{url}/cancel")
-        if answer.status_code != 202:  # the job was no longer running: nothing to time
-            self.anomalies.append(await anomaly(handle, f"HTTP {answer.status_code}"))
+        answer, _ = await self.lean.request("POST", f"{url}/cancel")
+        if answer != 202:  # the job was no longer running: nothing to time
+            self.anomalies.append(await anomaly(handle, f"HTTP {answer}"))
             return
         try:
-            body = await self.api.wait_for(
-                url, lambda body: body["status"] != "running", deadline=SETTLE_DEADLINE
+            body = await poll_until(
+                lambda: self.lean.json("GET", url),
+                url,
+                lambda body: body["status"] != "running",
+                deadline=SETTLE_DEADLINE,
             )
             status = body["status"]
         except TimeoutError:
@@ -152,10 +161,14 @@ async def measure(stack: DevStack, raw_throttle_ms: int, sizes: Sizes) -> Runs:
     workflow heartbeating every `raw_throttle_ms`."""
     client = await Client.connect(stack.env["TEMPORAL_ADDRESS"])
     throttle = timedelta(milliseconds=raw_throttle_ms)
-    async with api_client(stack) as api, bare_worker(client, throttle) as queue:
+    async with (
+        api_client(stack) as api,
+        lean_http(stack.api_url, stack.credentials) as lean,
+        bare_worker(client, throttle) as queue,
+    ):
         project = await api.project("cancel-latency")
         file_id = await api.upload(project, "big.pdf", big_pdf())
-        runs = Runs(api, client, project, file_id, queue)
+        runs = Runs(api, lean, client, project, file_id, queue)
         async with sql(stack) as conn:
             # A big parse result whose rechunk is still running when it is cancelled.
             source = await insert_parse_result(conn, project, pages=sizes.cancel_rechunk_pages)

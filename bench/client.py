@@ -18,6 +18,8 @@ from docket.devstack import DevStack
 
 T = TypeVar("T")
 DEADLINE = 120.0
+# Tight polls, so that the poll interval barely shows in a timed wait.
+POLL = 0.005
 # Every statement the bench itself runs carries this tag, so pg_stat_statements figures can
 # leave them out (see bench/sqlstats.py). It goes after the first keyword: pg_stat_statements
 # keeps a statement's text from its first token, dropping a leading comment.
@@ -60,18 +62,28 @@ class Api:
         self,
         url: str,
         done: Callable[[dict[str, Any]], bool],
-        poll: float = 0.005,
+        poll: float = POLL,
         deadline: float = DEADLINE,
     ) -> dict[str, Any]:
-        """GET `url` until `done(body)`; tight polls so the poll interval barely shows."""
-        limit = time.monotonic() + deadline
-        while True:
-            body: dict[str, Any] = await self.json("GET", url)
-            if done(body):
-                return body
-            if time.monotonic() > limit:
-                raise TimeoutError(f"{url}: still {body.get('status')} after {deadline:.0f}s")
-            await asyncio.sleep(poll)
+        return await poll_until(lambda: self.json("GET", url), url, done, poll, deadline)
+
+
+async def poll_until(
+    get: Callable[[], Awaitable[Any]],
+    url: str,
+    done: Callable[[dict[str, Any]], bool],
+    poll: float = POLL,
+    deadline: float = DEADLINE,
+) -> dict[str, Any]:
+    """`get()` (a GET of `url`, by any client) until `done(body)`."""
+    limit = time.monotonic() + deadline
+    while True:
+        body: dict[str, Any] = await get()
+        if done(body):
+            return body
+        if time.monotonic() > limit:
+            raise TimeoutError(f"{url}: still {body.get('status')} after {deadline:.0f}s")
+        await asyncio.sleep(poll)
 
 
 @contextlib.asynccontextmanager
