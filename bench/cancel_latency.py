@@ -28,7 +28,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from bench.bare_workflow import BareWorkflow, bare_worker
 from bench.client import DEADLINE, Api, api_client, poll_until, sql
 from bench.lean_http import LeanHttp, lean_http
-from bench.phases import anomaly, medians, phases
+from bench.phases import anomaly, medians, phases, postgres_phases
 from bench.sizes import Sizes
 from bench.stack import sibling_stack
 from bench.stats import Row, Summary, percentile, within
@@ -89,10 +89,18 @@ class Runs:
     """Alternating Docket and raw cancels, with their latencies and heartbeat rates."""
 
     def __init__(
-        self, api: Api, lean: LeanHttp, client: Client, project: str, file_id: str, raw_queue: str
+        self,
+        api: Api,
+        lean: LeanHttp,
+        db: asyncpg.Connection,
+        client: Client,
+        project: str,
+        file_id: str,
+        raw_queue: str,
     ):
         self.api, self.client, self.project, self.file_id = api, client, project, file_id
         self.lean = lean  # the timed cancel and its polls (bench/lean_http.py)
+        self.db = db  # reads the phases of each cancel from the job's history rows
         self.raw_queue = raw_queue
         self.ours: list[float] = []
         self.chunk: list[float] = []  # the same for a running rechunk (a `chunk` job)
@@ -136,7 +144,8 @@ class Runs:
         if status == "cancelled":
             timed.append(time.perf_counter() - began)
             if timed is self.ours:
-                self.ours_phases.append(await phases(handle, wall, time.time()))
+                ended = time.time()
+                self.ours_phases.append(await postgres_phases(self.db, job_id, wall, ended))
         else:
             # Accepted (202) yet not cancelled: kept as evidence rather than timed.
             self.anomalies.append(await anomaly(handle, status))
@@ -165,13 +174,13 @@ async def measure(stack: DevStack, raw_throttle_ms: int, sizes: Sizes) -> Runs:
         api_client(stack) as api,
         lean_http(stack.api_url, stack.credentials) as lean,
         bare_worker(client, throttle) as queue,
+        sql(stack) as db,
     ):
         project = await api.project("cancel-latency")
         file_id = await api.upload(project, "big.pdf", big_pdf())
-        runs = Runs(api, lean, client, project, file_id, queue)
-        async with sql(stack) as conn:
-            # A big parse result whose rechunk is still running when it is cancelled.
-            source = await insert_parse_result(conn, project, pages=sizes.cancel_rechunk_pages)
+        runs = Runs(api, lean, db, client, project, file_id, queue)
+        # A big parse result whose rechunk is still running when it is cancelled.
+        source = await insert_parse_result(db, project, pages=sizes.cancel_rechunk_pages)
         rechunk = f"/v1/projects/{project}/parse/{source}/rechunk"
         for n in range(sizes.cancel_runs + sizes.warmup):
             sample = sizes.heartbeat_sample_s if n < sizes.heartbeat_samples else 0.0

@@ -1,4 +1,5 @@
-"""Where the time of a cancel goes, read from the workflow's event history.
+"""Where the time of a cancel goes, read from the workflow's event history (Temporal's
+path) or from the job's history rows (Docket's path through Postgres).
 
 The server stamps each event with its wall clock, on this same machine, so the client's own
 wall-clock stamps (before the request, after seeing the outcome) line up with them:
@@ -8,6 +9,10 @@ wall-clock stamps (before the request, after seeing the outcome) line up with th
 
 Docket writes `cancelled` to Postgres (a local activity) before its workflow closes, so its
 last phase is usually negative: the client saw the outcome before the close was recorded.
+Docket's cancel of running work does not wait for Temporal at all (NOTIFY reaches the
+worker), so its phases come from Postgres' own stamps (`clock_timestamp()`, same machine):
+
+    request sent ─▶ `cancel_requested` row ─▶ `cancelled` row (work stopped) ─▶ seen by client
 """
 
 import contextlib
@@ -16,8 +21,11 @@ import itertools
 import statistics
 from collections.abc import Sequence
 
+import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle
+
+from bench.client import TAG
 
 MARKS = (
     "WORKFLOW_EXECUTION_CANCEL_REQUESTED",
@@ -57,11 +65,33 @@ async def phases(handle: WorkflowHandle, began: float, ended: float) -> dict[str
     return {label: (b - a) * 1000 for label, (a, b) in zip(LABELS, spans, strict=True)}
 
 
+POSTGRES_LABELS = (
+    "request → cancel recorded (Postgres)",
+    "→ work stopped, `cancelled` written",
+    "→ seen by client",
+)
+POSTGRES_MARKS = f"""
+SELECT {TAG} extract(epoch FROM min(timestamp) FILTER (WHERE dedupe_key = 'cancel_requested')),
+       extract(epoch FROM min(timestamp) FILTER (WHERE status = 'cancelled'))
+FROM job_events WHERE job_id = $1
+"""
+
+
+async def postgres_phases(
+    conn: asyncpg.Connection, job_id: str, began: float, ended: float
+) -> dict[str, float]:
+    """Milliseconds in each phase of one cancel through Postgres (`began`/`ended`: time.time())."""
+    recorded, settled = await conn.fetchrow(POSTGRES_MARKS, job_id)
+    marks = [began, *(float("nan") if m is None else float(m) for m in (recorded, settled)), ended]
+    spans = itertools.pairwise(marks)
+    return {label: (b - a) * 1000 for label, (a, b) in zip(POSTGRES_LABELS, spans, strict=True)}
+
+
 def medians(samples: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each phase's median over the samples (all of one kind: the same labels)."""
     return {
         label: round(statistics.median(sample[label] for sample in samples), 1)
-        for label in LABELS
-        if samples
+        for label in (samples[0] if samples else ())
     }
 
 
