@@ -144,8 +144,7 @@ class Runs:
         if status == "cancelled":
             timed.append(time.perf_counter() - began)
             if timed is self.ours:
-                ended = time.time()
-                self.ours_phases.append(await postgres_phases(self.db, job_id, wall, ended))
+                self.ours_phases.append(await postgres_phases(self.db, job_id, wall, time.time()))
         else:
             # Accepted (202) yet not cancelled: kept as evidence rather than timed.
             self.anomalies.append(await anomaly(handle, status))

@@ -60,9 +60,13 @@ async def phases(handle: WorkflowHandle, began: float, ended: float) -> dict[str
     first: dict[str, float] = {}
     for name, stamp in await event_names(handle):
         first.setdefault(name, stamp)
-    marks = [began, *(first.get(name, float("nan")) for name in MARKS), ended]
+    return _spans(LABELS, [began, *(first.get(name, float("nan")) for name in MARKS), ended])
+
+
+def _spans(labels: Sequence[str], marks: Sequence[float]) -> dict[str, float]:
+    """Milliseconds between consecutive marks (time.time() seconds), one per label."""
     spans = itertools.pairwise(marks)
-    return {label: (b - a) * 1000 for label, (a, b) in zip(LABELS, spans, strict=True)}
+    return {label: (b - a) * 1000 for label, (a, b) in zip(labels, spans, strict=True)}
 
 
 POSTGRES_LABELS = (
@@ -82,9 +86,8 @@ async def postgres_phases(
 ) -> dict[str, float]:
     """Milliseconds in each phase of one cancel through Postgres (`began`/`ended`: time.time())."""
     recorded, settled = await conn.fetchrow(POSTGRES_MARKS, job_id)
-    marks = [began, *(float("nan") if m is None else float(m) for m in (recorded, settled)), ended]
-    spans = itertools.pairwise(marks)
-    return {label: (b - a) * 1000 for label, (a, b) in zip(POSTGRES_LABELS, spans, strict=True)}
+    stamps = (float("nan") if m is None else float(m) for m in (recorded, settled))
+    return _spans(POSTGRES_LABELS, [began, *stamps, ended])
 
 
 def medians(samples: Sequence[dict[str, float]]) -> dict[str, float]:
