@@ -6,7 +6,7 @@ figure is a difference between two scrapes around the test's own jobs."""
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import create_job, upload, wait_status
+from tests.helpers import create_job, eventually, upload, wait_status
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]
 TERMINAL = {"succeeded", "partially_succeeded", "failed", "cancelled"}
@@ -50,7 +50,15 @@ async def test_metrics_count_a_parse_a_batch_and_a_cancel(
     assert cancel.status_code == 202, cancel.text
     for job in (parse, batch, doomed):
         await wait_status(api, headers, project, job["id"], TERMINAL)
-    after = await scrape(api)
+    # A process counts a transition once its statement has committed (and it has read the
+    # job's timing), so a GET can see the last job terminal a moment before its counter moves.
+    last = [
+        key("docket_job_transitions_total", operation="parse", status="cancelled"),
+        key("docket_job_transitions_total", operation="batch_parse", status="succeeded"),
+    ]
+    after = await eventually(
+        lambda: scrape(api), lambda now: all(moved(before, now, s) >= 1 for s in last)
+    )
 
     def jobs(operation: str, status: str) -> float:
         return moved(
