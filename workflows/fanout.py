@@ -48,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
 
 # The versioning marker of this fan-out (absent from histories of the legacy loop).
 PATCH = "fanout-window-across-continue-as-new"
+# The marker of one poll timer that outlives each wait for a slot (absent from histories
+# whose waits each started a timer and cancelled it once a child ended first).
+STEADY_POLL_PATCH = "fanout-one-poll-timer-for-carried"
 # How stale the window's view of carried children may get: one indexed read of at most a
 # window of ids per poll, while a straggler keeps only its own slot.
 CARRIED_POLL = timedelta(seconds=1)
@@ -111,6 +114,12 @@ class FanOut:
         self.polled = workflow.now()
         self.poll_every = CARRIED_POLL
         self.cancelling = False
+        # One timer at a time says when to poll: a wait that ends because a child ended
+        # leaves it running. Cancelling a timer per wait cost two history events per child
+        # and trips the time-skipping test server (temporalio/sdk-java#3088).
+        self.steady_poll = workflow.patched(STEADY_POLL_PATCH)
+        self.poll_due = False
+        self.poll_timer: asyncio.Task[None] | None = None
 
     async def run(self) -> BatchOutcome | None:
         inp = self.inp
@@ -175,6 +184,27 @@ class FanOut:
     async def _until(self, done: Callable[[], bool]) -> None:
         """Wait for `done`, which the ends of this run's children and of carried ones (read
         from Postgres at most every CARRIED_POLL) make true."""
+        if not self.steady_poll:
+            return await self._until_timer_per_wait(done)
+        while not done():
+            if not self.carried:
+                await workflow.wait_condition(done)
+                return
+            if self.poll_due:
+                await self._poll_carried()
+                continue
+            if self.poll_timer is None:
+                self.poll_timer = asyncio.create_task(self._poll_after())
+            await workflow.wait_condition(lambda: done() or self.poll_due)
+
+    async def _poll_after(self) -> None:
+        delay = self.polled + self.poll_every - workflow.now()
+        if delay > timedelta(0):
+            await workflow.sleep(delay)
+        self.poll_due, self.poll_timer = True, None
+
+    async def _until_timer_per_wait(self, done: Callable[[], bool]) -> None:
+        """`_until` as executions recorded before STEADY_POLL_PATCH ran it."""
         while not done():
             if self.carried and workflow.now() - self.polled >= self.poll_every:
                 await self._poll_carried()
@@ -189,7 +219,7 @@ class FanOut:
         request = OpenChildrenRequest(self.inp.job_id, sorted(self.carried))
         still_open = set(await db(BatchActivities.open_children, request))
         ended, self.carried = self.carried - still_open, self.carried & still_open
-        self.polled = workflow.now()
+        self.polled, self.poll_due = workflow.now(), False
         slower = min(self.poll_every * 2, CARRIED_POLL_MAX)
         self.poll_every = CARRIED_POLL if ended else slower
         if self.spec.follow is not None:

@@ -18,7 +18,8 @@ from temporalio.worker import Replayer, WorkflowRunner
 
 from core.settings import get_settings
 from docket.worker import build_worker
-from tests.replay.record import HISTORIES, SCENARIOS
+from tests.replay.record import HISTORIES
+from tests.replay.scenarios import SCENARIOS
 from workflows.registry import default_registry
 
 FILES = sorted(HISTORIES.glob("*.json"))
