@@ -42,11 +42,13 @@ STATUS_STYLE = {
     JobStatus.FAILED: "red",
     JobStatus.CANCELLED: "dim",
 }
-# A Docket id: a prefix of up to 4 letters, an underscore and 32 hex digits.
-ID_WIDTH = 37
 # The width of tables written into a pipe or a file (a terminal gives its own).
 PIPED_WIDTH = 160
 JOB_COLUMNS = ("id", "operation", "status", "created_at", "completed_at", "error")
+# What a job table leaves out first when the terminal is too narrow for all of it.
+NARROW_DROPS = ("error", "completed_at", "created_at", "operation", "status")
+# What rich's default table adds per column: a border and a space either side.
+TABLE_CELL_PADDING = 3
 
 
 def console(stderr: bool = False) -> "Console":
@@ -84,17 +86,37 @@ def status_text(status: JobStatus) -> str:
 def job_table(jobs: Iterable["JobEntity"]) -> None:
     from rich.table import Column, Table
 
-    # Ids are what a reader copies into the next command: never cut, the rest may wrap.
-    columns = [
-        Column(name, no_wrap=name == "id", min_width=ID_WIDTH if name == "id" else None)
-        for name in JOB_COLUMNS
-    ]
-    table = Table(*columns)
+    rows = []
     for job in jobs:
-        values = [cell(getattr(job, column)) for column in JOB_COLUMNS]
-        values[JOB_COLUMNS.index("status")] = status_text(job.status)
-        table.add_row(*values)
-    console().print(table)
+        row = {column: cell(getattr(job, column)) for column in JOB_COLUMNS}
+        rows.append((row, status_text(job.status)))
+    out = console()
+    shown = fitting_columns([row for row, _ in rows], out.width)
+    # Ids, statuses and times are what a reader copies or compares: never cut or wrapped
+    # (columns that do not fit are left out instead); the error text wraps.
+    table = Table(*(Column(name, no_wrap=name != "error") for name in shown))
+    for row, status in rows:
+        table.add_row(*(status if name == "status" else row[name] for name in shown))
+    out.print(table)
+
+
+def fitting_columns(rows: list[dict[str, str]], width: int) -> list[str]:
+    """JOB_COLUMNS less the ones NARROW_DROPS names first, until a table of `rows` fits
+    `width` (the id column always stays)."""
+    shown = list(JOB_COLUMNS)
+
+    def needed() -> int:
+        widths = [
+            max([len(name), *(len(row[name]) for row in rows)]) if name != "error" else len(name)
+            for name in shown
+        ]
+        return sum(widths) + TABLE_CELL_PADDING * len(shown) + 1
+
+    for name in NARROW_DROPS:
+        if needed() <= width:
+            break
+        shown.remove(name)
+    return shown
 
 
 def job_details(job: "JobEntity") -> None:
