@@ -28,6 +28,9 @@ CANCEL_MEANING = {
 }
 
 Command = Callable[["Docket", argparse.Namespace], int]
+# The HTTP client's loggers: a line per request is noise in a shell (DOCKET_LOG_LEVEL=debug
+# brings it back).
+HTTP_LOGGERS = ("httpx", "httpcore")
 
 
 def resolve_project(docket: "Docket", given: str | None, create: bool) -> str:
@@ -218,6 +221,9 @@ def run_client(command: Command) -> Callable[[Any, argparse.Namespace], int]:
     def run(settings: Any, args: argparse.Namespace) -> int:
         from docket.client import Docket, DocketError, MissingCredentials
 
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            for name in HTTP_LOGGERS:
+                logging.getLogger(name).setLevel(logging.WARNING)
         try:
             with Docket(args.url) as docket:
                 return command(docket, args)

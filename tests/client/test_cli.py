@@ -3,6 +3,7 @@ exit codes, and the progress bar and Ctrl-C prompt through a real pty."""
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,16 @@ def documents(folder: Path, count: int) -> list[str]:
         path.write_bytes(NOTES + f"\nDocument {i}.\n".encode())
         names.append(str(path))
     return names
+
+
+async def test_client_commands_log_no_line_per_http_request(
+    cli: Cli, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # A request answered 404 (the project lookup) is a request too.
+    code, _, _ = await cli("jobs", "list", "--project", "no-such-project")
+    assert code == NOT_FOUND
+    assert not [r for r in caplog.records if r.name.startswith(("httpx", "httpcore"))]
 
 
 async def test_parse_jobs_results_with_json(cli: Cli, tmp_path: Path) -> None:
