@@ -16,7 +16,7 @@ from core.contracts import (
     OpenChildrenRequest,
 )
 from core.metrics import docket_metrics
-from db import batches, jobs
+from db import batch_cancel, batches, jobs
 
 # How often `open_children` re-reads its children while it waits: one primary-key read of
 # a window of ids, so a cancelled batch settles within this much of its last child.
@@ -35,7 +35,7 @@ class BatchActivities:
 
     @activity.defn
     async def cancel_pending_children(self, ref: JobRef) -> int:
-        return await batches.cancel_pending_children(self.pool, ref.job_id)
+        return await batch_cancel.cancel_pending_children(self.pool, ref.job_id)
 
     @activity.defn
     async def open_children(self, req: OpenChildrenRequest) -> list[str]:

@@ -11,7 +11,9 @@ The same for every operation of the kernel: a job's children are cancelled with 
 
 import asyncio
 import logging
+import time
 
+import asyncpg
 from fastapi import BackgroundTasks, HTTPException, Response, status
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -27,7 +29,7 @@ from api.workflow_start import (
 )
 from core.enums import JobStatus
 from core.metrics import docket_metrics
-from db import jobs
+from db import batches, jobs
 from db.pool import Conn
 from db.transitions import Transition, record_cancel_requested, transition
 
@@ -40,6 +42,10 @@ MAX_ROUNDS = 3
 # usually settles `cancelled` (through NOTIFY) before Temporal answers, and then the 202
 # need not wait for Temporal. A few ms: one indexed read each, only during that window.
 SETTLED_POLL_SECONDS = 0.003
+# After a batch's cancel is answered, how often the API asks whether its last working child
+# has stopped, and for how long (its workflow settles it in any case, only later).
+BATCH_SETTLE_POLL_SECONDS = 0.005
+BATCH_SETTLE_WAIT_SECONDS = 30.0
 
 
 PENDING_ONLY = frozenset({JobStatus.PENDING})
@@ -61,7 +67,7 @@ def pending_cancel(reason: str | None) -> Transition:
 
 
 async def cancel_job(
-    pool: Conn,
+    pool: asyncpg.Pool,
     temporal: Client,
     background: BackgroundTasks,
     job_id: str,
@@ -114,7 +120,11 @@ async def cancel_job(
 
 
 async def _cancel_racing_the_worker(
-    pool: Conn, temporal: Client, background: BackgroundTasks, job_id: str, reason: str | None
+    pool: asyncpg.Pool,
+    temporal: Client,
+    background: BackgroundTasks,
+    job_id: str,
+    reason: str | None,
 ) -> WorkflowState | None:
     """Temporal's cancel, raced against the worker settling the job through Postgres.
 
@@ -131,14 +141,39 @@ async def _cancel_racing_the_worker(
     finally:
         watcher.cancel()
     if rpc.done():
+        background.add_task(settle_batch_when_stopped, pool, job_id)
         return rpc.result()
     background.add_task(_finish_cancel_rpc, rpc, job_id)
     return None
 
 
-async def _settled(pool: Conn, job_id: str) -> None:
-    """Returns once the job's row is terminal (polled while Temporal's RPC is in flight)."""
+async def settle_batch_when_stopped(pool: asyncpg.Pool, job_id: str) -> None:
+    """A batch is `cancelled` as soon as its last working child has stopped (through
+    NOTIFY, in milliseconds): asked here for a while after the answer, since its workflow,
+    which settles it otherwise, first hears of the cancel from Temporal (seconds under load).
+    Returns at once for any other job."""
+    deadline = time.monotonic() + BATCH_SETTLE_WAIT_SECONDS
     while True:
+        if not await _batch_still_working(pool, job_id) or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(BATCH_SETTLE_POLL_SECONDS)
+
+
+async def _batch_still_working(pool: asyncpg.Pool, job_id: str) -> bool:
+    """Settles the cancelled batch if none of its children works any more; True while one
+    does (False for a job that is not such a batch)."""
+    settled = await batches.settle_if_stopped(pool, job_id)
+    if settled:
+        docket_metrics().job_moved(JobStatus.CANCELLED, await jobs.timing(pool, job_id))
+    return settled is False
+
+
+async def _settled(pool: asyncpg.Pool, job_id: str) -> None:
+    """Returns once the job's row is terminal (polled while Temporal's RPC is in flight); a
+    batch is settled here once its last working child has stopped."""
+    batch = True
+    while True:
+        batch = batch and await _batch_still_working(pool, job_id)
         current = await jobs.status_unscoped(pool, job_id)
         if current is not None and current.is_terminal:
             return

@@ -16,10 +16,12 @@ from core.enums import (
     NON_TERMINAL_STATUSES,
     STEP_OF,
     FileStatus,
+    JobOperationType,
     JobStatus,
     sources_of,
 )
-from db.jobs import NOT_TERMINAL, NewJob, insert
+from db.batch_cancel import settle_pending_pages
+from db.jobs import NOT_TERMINAL, NewJob, child_status, insert
 from db.pool import Conn, Connection
 from db.transitions import Transition, cancel_reason, transition
 
@@ -85,9 +87,9 @@ SELECT id FROM child UNION ALL SELECT id FROM jobs WHERE id = $3
 
 # Which of these children are not yet terminal (by primary key: at most a window of ids).
 OPEN_CHILDREN = f"""
-SELECT id FROM jobs
-WHERE id = ANY($2::text[]) AND parent_job_id = $1 AND status IN ({NOT_TERMINAL})
-ORDER BY id
+SELECT c.id FROM jobs c JOIN jobs p ON p.id = c.parent_job_id
+WHERE c.id = ANY($2::text[]) AND p.id = $1 AND {child_status("c", "p")} IN ({NOT_TERMINAL})
+ORDER BY c.id
 """
 
 # A batch's children in states $4 → $3 (with its history event), in one statement.
@@ -107,13 +109,14 @@ SELECT count(*) FROM moved
 # finished batch never reports pending children.
 STRAY_CHILD = "the batch finished without it: its workflow was lost"
 
+STATUS = child_status("c", "p")
 COUNTS = f"""
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-       count(*) FILTER (WHERE status IN ({NOT_TERMINAL})) AS pending
-FROM jobs WHERE parent_job_id = $1
+       count(*) FILTER (WHERE {STATUS} = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE {STATUS} = 'failed') AS failed,
+       count(*) FILTER (WHERE {STATUS} = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE {STATUS} IN ({NOT_TERMINAL})) AS pending
+FROM jobs c JOIN jobs p ON p.id = c.parent_job_id WHERE p.id = $1
 """
 
 PARSEABLE_FILES = """
@@ -188,15 +191,8 @@ async def settle_children(
     return moved
 
 
-async def cancel_pending_children(conn: Conn, batch_id: str) -> int:
-    """Pending children become `cancelled` at once: they will never start."""
-    pending = frozenset({JobStatus.PENDING})
-    return await settle_children(
-        conn, batch_id, JobStatus.CANCELLED, pending, {"reason": "batch cancelled"}
-    )
-
-
 NON_TERMINAL = NON_TERMINAL_STATUSES
+WORKING = NON_TERMINAL - {JobStatus.PENDING}
 # Locks the batch row; true if a cancel was accepted for it.
 LOCK_FOR_FINISH = "SELECT cancel_requested_at IS NOT NULL FROM jobs WHERE id = $1 FOR UPDATE"
 
@@ -227,24 +223,64 @@ async def finish(
     async with pool.acquire() as connection, connection.transaction():
         if await connection.fetchval(LOCK_FOR_FINISH, batch_id) and not cancelled:
             cancelled, reason = True, await cancel_reason(connection, batch_id)
-        if cancelled:
-            await settle_children(
-                connection, batch_id, JobStatus.CANCELLED, NON_TERMINAL, {"reason": reason or ""}
-            )
-        else:
-            await settle_children(
-                connection,
-                batch_id,
-                JobStatus.FAILED,
-                NON_TERMINAL,
-                {"note": STRAY_CHILD},
-                STRAY_CHILD,
-            )
-        tally = await counts(connection, batch_id)
-        target = JobStatus.CANCELLED if cancelled else final_status(tally)
-        summary = {k: tally[k] for k in ("total", "succeeded", "failed", "cancelled")}
-        details = {**summary, "reason": reason} if cancelled else summary
-        moved = await transition(connection, batch_id, Transition(target, details, result=summary))
+        settled = await _settle(connection, batch_id, cancelled, reason)
+    if cancelled:
+        await settle_pending_pages(pool, batch_id, reason)
+    return settled
+
+
+# A batch whose cancel was accepted and none of whose children still works: its work has
+# stopped (no child starts once the cancel is accepted), so it is `cancelled` now, not once
+# its workflow has sent every child Temporal's cancel and heard back. NULL: not such a
+# batch (not a batch, settled, or no cancel accepted); false: a child still works.
+STOPPED = f"""
+SELECT NOT EXISTS (SELECT 1 FROM jobs c WHERE c.parent_job_id = b.id AND c.status = 'running')
+FROM jobs b
+WHERE b.id = $1 AND b.operation = '{JobOperationType.BATCH_PARSE.value}'
+  AND b.status = 'running' AND b.cancel_requested_at IS NOT NULL
+"""
+
+
+async def settle_if_stopped(pool: asyncpg.Pool, batch_id: str) -> bool | None:
+    """True if this call settled the cancelled batch; False while a child still works; None
+    when there is nothing to wait for (not a batch whose cancel was accepted, or settled)."""
+    stopped: bool | None = await pool.fetchval(STOPPED, batch_id)
+    if not stopped:
+        return stopped
+    async with pool.acquire() as connection, connection.transaction():
+        # Locked, then asked again: the workflow's finish_batch may have settled it since.
+        if not await connection.fetchval(LOCK_FOR_FINISH, batch_id):
+            return None
+        if not await connection.fetchval(STOPPED, batch_id):
+            return None
+        reason = await cancel_reason(connection, batch_id)
+        moved, _, _ = await _settle(connection, batch_id, True, reason)
+    await settle_pending_pages(pool, batch_id, reason)
+    return moved or None
+
+
+async def _settle(
+    connection: Connection, batch_id: str, cancelled: bool, reason: str | None
+) -> tuple[bool, JobStatus, dict[str, int]]:
+    """In the caller's transaction, the batch row locked."""
+    if cancelled:  # the pending ones after the batch, by settle_pending_pages
+        await settle_children(
+            connection, batch_id, JobStatus.CANCELLED, WORKING, {"reason": reason or ""}
+        )
+    else:
+        await settle_children(
+            connection,
+            batch_id,
+            JobStatus.FAILED,
+            NON_TERMINAL,
+            {"note": STRAY_CHILD},
+            STRAY_CHILD,
+        )
+    tally = await counts(connection, batch_id)
+    target = JobStatus.CANCELLED if cancelled else final_status(tally)
+    summary = {k: tally[k] for k in ("total", "succeeded", "failed", "cancelled")}
+    details = {**summary, "reason": reason} if cancelled else summary
+    moved = await transition(connection, batch_id, Transition(target, details, result=summary))
     return moved, target, summary
 
 

@@ -27,17 +27,47 @@ HISTORY_JSON = """COALESCE((
 
 
 NOT_TERMINAL = quoted(status_values(NON_TERMINAL_STATUSES))
+
+
+# A pending child of a job whose cancel was accepted is cancelled already: it never starts
+# (db/transitions.py TRANSITION refuses it any other move), and the statement accepting the
+# cancel leaves its row alone, so that a cancel of a batch of 10,000 writes one row, not
+# 10,001 rows and 10,000 events. Its row is written `cancelled` (with its event) in pages
+# once the parent has settled (db/batches.py SETTLE_PENDING_PAGE). Every read of a child's
+# status goes through one of these two expressions until then.
+def child_status(child: str, parent: str) -> str:
+    """`child`'s status, `parent` being its parent's row (joined)."""
+    return f"""(CASE WHEN {child}.status = 'pending' AND {parent}.cancel_requested_at IS NOT NULL
+    THEN 'cancelled' ELSE {child}.status END)"""
+
+
+def job_status(job: str) -> str:
+    """`job`'s status, reading its parent's cancel mark only for a pending child."""
+    return f"""(CASE WHEN {job}.status = 'pending' AND {job}.parent_job_id IS NOT NULL
+      AND EXISTS (SELECT 1 FROM jobs marked WHERE marked.id = {job}.parent_job_id
+                  AND marked.cancel_requested_at IS NOT NULL)
+    THEN 'cancelled' ELSE {job}.status END)"""
+
+
+def job_completed_at(job: str) -> str:
+    """`job`'s completed_at; a pending child cancelled with its parent: the parent's mark."""
+    return f"""COALESCE({job}.completed_at, (
+    SELECT marked.cancel_requested_at FROM jobs marked
+    WHERE {job}.status = 'pending' AND marked.id = {job}.parent_job_id))"""
+
+
+CHILD_STATUS = child_status("c", "j")
 # Progress of a job with children (a batch), counted from them in one snapshot (see
 # db/batches.py); NULL for a job without children, whatever its operation.
 PROGRESS_JSON = f"""(
     SELECT CASE WHEN count(*) > 0 THEN json_build_object(
         'total', count(*),
-        'succeeded', count(*) FILTER (WHERE c.status = 'succeeded'),
-        'failed', count(*) FILTER (WHERE c.status = 'failed'),
-        'cancelled', count(*) FILTER (WHERE c.status = 'cancelled'),
-        'pending', count(*) FILTER (WHERE c.status IN ({NOT_TERMINAL})),
+        'succeeded', count(*) FILTER (WHERE {CHILD_STATUS} = 'succeeded'),
+        'failed', count(*) FILTER (WHERE {CHILD_STATUS} = 'failed'),
+        'cancelled', count(*) FILTER (WHERE {CHILD_STATUS} = 'cancelled'),
+        'pending', count(*) FILTER (WHERE {CHILD_STATUS} IN ({NOT_TERMINAL})),
         'child_jobs', COALESCE(json_agg(json_build_object(
-            'source_document_id', c.source_id, 'job_id', c.id, 'status', c.status,
+            'source_document_id', c.source_id, 'job_id', c.id, 'status', {CHILD_STATUS},
             'parse_result_id', c.result->>'parse_result_id', 'error', c.error)
             ORDER BY c.child_position, c.id),
             '[]'::json)) END
@@ -47,8 +77,9 @@ PROGRESS_JSON = f"""(
 def job_json(history: str, progress: str) -> str:
     return f"""json_build_object(
     'id', j.id, 'project_id', j.project_id, 'object', 'job', 'operation', j.operation,
-    'status', j.status, 'source_id', j.source_id, 'correlation_id', j.correlation_id,
-    'created_at', j.created_at, 'started_at', j.started_at, 'completed_at', j.completed_at,
+    'status', {job_status("j")}, 'source_id', j.source_id, 'correlation_id', j.correlation_id,
+    'created_at', j.created_at, 'started_at', j.started_at,
+    'completed_at', {job_completed_at("j")},
     'result', j.result, 'progress', {progress}, 'error', j.error, 'history', {history})::text"""
 
 
@@ -74,8 +105,8 @@ GET_JOB = f"SELECT {JOB_WITH_HISTORY} FROM jobs j WHERE j.id = $1 AND {IN_ACCOUN
 # Keyed reads scoped to a project (db.accounts.Key.read_in_project checks the project and
 # the key in the same statement; $2 is the project).
 JOB_IN_PROJECT = f"SELECT {JOB_WITH_HISTORY} FROM jobs j WHERE j.id = $1 AND j.project_id = $2"
-STATUS_IN_PROJECT = "SELECT j.status FROM jobs j WHERE j.id = $1 AND j.project_id = $2"
-GET_STATUS_UNSCOPED = "SELECT status FROM jobs WHERE id = $1"
+STATUS_IN_PROJECT = f"SELECT {job_status('j')} FROM jobs j WHERE j.id = $1 AND j.project_id = $2"
+GET_STATUS_UNSCOPED = f"SELECT {job_status('j')} FROM jobs j WHERE j.id = $1"
 
 APPEND_EVENT = """
 INSERT INTO job_events (job_id, step, status, details, duration_ms)
@@ -187,17 +218,21 @@ LISTING = Listing.of("jobs", "j", JOB_WITHOUT_HISTORY)
 def _filters(project_id: str, f: JobFilters) -> Filters:
     where = Filters.start()
     where.add("j.project_id = {}", project_id)
-    for column, values in (("id", f.ids), ("status", f.statuses), ("operation", f.operations)):
+    for column, values in (
+        ("j.id", f.ids),
+        (job_status("j"), f.statuses),
+        ("j.operation", f.operations),
+    ):
         if values:
-            where.add(f"j.{column} = ANY({{}}::text[])", values)
+            where.add(f"{column} = ANY({{}}::text[])", values)
     for column, bound, op in (
-        ("created_at", f.created_at_start, ">="),
-        ("created_at", f.created_at_end, "<="),
-        ("completed_at", f.completed_at_start, ">="),
-        ("completed_at", f.completed_at_end, "<="),
+        ("j.created_at", f.created_at_start, ">="),
+        ("j.created_at", f.created_at_end, "<="),
+        (job_completed_at("j"), f.completed_at_start, ">="),
+        (job_completed_at("j"), f.completed_at_end, "<="),
     ):
         if bound is not None:
-            where.add(f"j.{column} {op} {{}}", bound)
+            where.add(f"{column} {op} {{}}", bound)
     return where
 
 

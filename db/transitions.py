@@ -31,10 +31,15 @@ WITH moved AS (
         result = COALESCE($5::jsonb, result),
         error = COALESCE($6, error)
     WHERE (id = $1 OR ($10 AND parent_job_id = $1)) AND status = ANY($3::text[])
-      -- A child never starts once its parent's cancel was accepted or the parent ended.
-      AND NOT ($2 = 'running' AND EXISTS (
+      -- A child never starts once its parent's cancel was accepted or the parent ended,
+      -- and a pending child of a parent whose cancel was accepted is cancelled already
+      -- (db/jobs.py child_status): it moves to nothing else.
+      AND NOT EXISTS (
           SELECT 1 FROM jobs p WHERE p.id = jobs.parent_job_id
-            AND (p.cancel_requested_at IS NOT NULL OR p.status = ANY($11::text[]))))
+            AND (($2 = 'running' AND (p.cancel_requested_at IS NOT NULL
+                                      OR p.status = ANY($11::text[])))
+                 OR ($2 <> 'cancelled' AND jobs.status = 'pending'
+                     AND p.cancel_requested_at IS NOT NULL)))
     RETURNING id, started_at
 ), event AS (
     INSERT INTO job_events (job_id, step, status, details, duration_ms)
@@ -55,30 +60,24 @@ SELECT count(*) FILTER (WHERE id = $1) FROM moved
 # Recorded once per job however many cancel requests arrive, and only while the job is
 # working. The mark is an UPDATE of the job row so that it and a concurrent success
 # (db/results.py STORE_AND_SUCCEED, db/batches.py) are ordered by the row lock: see
-# migration 0003. The dedupe key guards the event as well. In the same statement, the
-# job's children still pending are cancelled (once the cancel is accepted none of them
-# starts, and TRANSITION refuses to start a child of a marked parent), its running children
-# are marked too, and the workers are told at commit (NOTIFY, db/notify.py): the one
-# running the work stops it at its next unit, long before Temporal's heartbeat would.
+# migration 0003. The dedupe key guards the event as well. The job's children still
+# pending are cancelled by the mark itself (none of them starts, see TRANSITION; db/jobs.py
+# child_status reads them so until their rows are written, after the job settles). In the
+# same statement its running children are marked too, and the workers are told at commit
+# (NOTIFY, db/notify.py): the one running the work stops it at its next unit, long before
+# Temporal's heartbeat would.
 CANCEL_REQUESTED = """
 WITH marked AS (
     UPDATE jobs SET cancel_requested_at = clock_timestamp()
     WHERE id = $1 AND status = ANY($3::text[]) AND cancel_requested_at IS NULL
     RETURNING id
-), children AS (
-    UPDATE jobs c SET status = $6, completed_at = clock_timestamp()
-    FROM marked WHERE c.parent_job_id = marked.id AND c.status = ANY($7::text[])
-    RETURNING c.id
-), child_events AS (
-    INSERT INTO job_events (job_id, step, status, details)
-    SELECT id, $8, $9, $2::jsonb FROM children
 ), working_children AS (
     UPDATE jobs c SET cancel_requested_at = clock_timestamp()
     FROM marked WHERE c.parent_job_id = marked.id AND c.status = ANY($3::text[])
       AND c.cancel_requested_at IS NULL
     RETURNING c.id
 ), notified AS (
-    SELECT pg_notify($10, t.id) FROM (
+    SELECT pg_notify($6, t.id) FROM (
         SELECT id FROM marked UNION ALL SELECT id FROM working_children
     ) AS t
 ), event AS (
@@ -138,7 +137,6 @@ async def transition(conn: Conn, job_id: str, change: Transition) -> bool:
 
 async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -> bool:
     """True if this call recorded the (single) `cancel_requested` event."""
-    cancelled = STEP_OF[JobStatus.CANCELLED]
     row = await conn.fetchrow(
         CANCEL_REQUESTED,
         job_id,
@@ -146,10 +144,6 @@ async def record_cancel_requested(conn: Conn, job_id: str, reason: str | None) -
         status_values(CANCEL_REQUEST_FROM),
         CANCEL_REQUESTED_STEP.name,
         CANCEL_REQUESTED_STEP.status.value,
-        JobStatus.CANCELLED.value,
-        sources_of(JobStatus.CANCELLED, frozenset({JobStatus.PENDING})),
-        cancelled.name,
-        cancelled.status.value,
         Channel.CANCEL.value,
     )
     return row is not None and row[0] is not None

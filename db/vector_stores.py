@@ -12,7 +12,7 @@ from typing import Any
 
 from core.enums import CREATED_STEP, JobOperationType
 from db.accounts import Key, ProjectGate, Verdict
-from db.jobs import NOT_TERMINAL, NewJob, insert
+from db.jobs import NOT_TERMINAL, NewJob, child_status, insert
 from db.pagination import Filters, Listing, Page, PageRequest, fetch_page
 from db.pool import Conn, Connection
 
@@ -27,7 +27,7 @@ FILE_COUNTS_JSON = f"""(
         'succeeded', count(*) FILTER (WHERE latest.status = 'succeeded'),
         'failed', count(*) FILTER (WHERE latest.status = 'failed'),
         'cancelled', count(*) FILTER (WHERE latest.status = 'cancelled'))
-    FROM (SELECT DISTINCT ON (c.source_id) c.status
+    FROM (SELECT DISTINCT ON (c.source_id) {child_status("c", "p")} AS status
           FROM jobs p JOIN jobs c ON c.parent_job_id = p.id
           WHERE p.operation IN ({INDEXING}) AND p.parent_job_id IS NULL AND p.source_id = s.id
             AND c.operation = '{OPERATION}'
